@@ -1,0 +1,23 @@
+// Bundles src/cli/main.ts into dist/ with code splitting, so every command and
+// heavy module stays a separate chunk that is only read when it is imported.
+import { readFileSync } from 'node:fs';
+import { build } from 'esbuild';
+
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+
+await build({
+  entryPoints: { envelope: 'src/cli/main.ts' },
+  outdir: 'dist',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  sourcemap: 'linked',
+  chunkNames: 'chunks/[name]-[hash]',
+  logLevel: 'warning',
+  legalComments: 'none',
+  // commander is CommonJS: give its require() calls a real require.
+  banner: { js: "import { createRequire as __envelopeRequire } from 'node:module'; const require = __envelopeRequire(import.meta.url);" },
+  define: { ENVELOPE_VERSION: JSON.stringify(version) },
+});

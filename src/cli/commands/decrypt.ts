@@ -1,0 +1,49 @@
+import { decrypt } from '../../core/decrypt.js';
+import { openKeyrings } from '../../keyring/registry.js';
+import { dearmor } from '../../stream/armor.js';
+import { isStdio, openInput } from '../input.js';
+import { parseCommitmentPolicy, parseContextRequirements, parseCount, parseSize } from '../options.js';
+import { assertNotSameFile, writeFileAtomically, writeStdout } from '../output.js';
+
+interface DecryptFlags {
+  key: string[];
+  context: string[];
+  output?: string;
+  commitmentPolicy: string;
+  maxEncryptedDataKeys: string;
+  maxFrameSize: string;
+  buffer?: boolean;
+  force?: boolean;
+}
+
+/** `x.enc` → `x`, `x.encrypted` → `x`, anything else → `x.dec`. */
+export function decryptedName(file: string): string {
+  const m = /^(.+)\.(enc|encrypted)$/.exec(file);
+  return m ? m[1]! : `${file}.dec`;
+}
+
+export async function run(file: string | undefined, flags: DecryptFlags): Promise<void> {
+  const commitmentPolicy = parseCommitmentPolicy(flags.commitmentPolicy);
+  const requiredContext = parseContextRequirements(flags.context);
+  const limits = {
+    maxEncryptedDataKeys: parseCount('--max-encrypted-data-keys', flags.maxEncryptedDataKeys, 1, 65535),
+    maxFrameLength: parseSize('--max-frame-size', flags.maxFrameSize),
+  };
+  const output = flags.output ?? (isStdio(file) ? '-' : decryptedName(file!));
+
+  const keyrings = await openKeyrings(flags.key);
+  const input = await openInput(file);
+  const plaintext = decrypt(dearmor(input), { keyrings, commitmentPolicy, requiredContext, limits });
+  if (output === '-') return writeStdout(flags.buffer ? await buffered(plaintext) : plaintext, false);
+  await assertNotSameFile(isStdio(file) ? undefined : file, output);
+  await writeFileAtomically(output, plaintext, { force: !!flags.force, mode: 0o600 });
+}
+
+/** Holds the whole plaintext until the message has verified to its end. */
+async function buffered(source: AsyncIterable<Buffer>): Promise<AsyncIterable<Buffer>> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of source) chunks.push(chunk);
+  return (async function* () {
+    yield* chunks;
+  })();
+}

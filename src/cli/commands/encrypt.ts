@@ -1,0 +1,49 @@
+import { encrypt } from '../../core/encrypt.js';
+import { UsageError } from '../../errors.js';
+import { DEFAULT_NON_COMMITTING_SUITE_ID, DEFAULT_SIGNED_SUITE_ID, DEFAULT_SUITE_ID, suiteById } from '../../format/suites.js';
+import { openKeyrings } from '../../keyring/registry.js';
+import { armor } from '../../stream/armor.js';
+import { isStdio, openInput } from '../input.js';
+import { collectKeyHints } from '../key-hints.js';
+import { parseCommitmentPolicy, parseContextPairs, parseSize, parseSuite } from '../options.js';
+import { assertNotSameFile, writeFileAtomically, writeStdout } from '../output.js';
+
+interface EncryptFlags {
+  key: string[];
+  context: string[];
+  output?: string;
+  sign?: boolean;
+  algorithm?: string;
+  frameSize: string;
+  commitmentPolicy: string;
+  armor?: boolean;
+  force?: boolean;
+}
+
+export async function run(file: string | undefined, flags: EncryptFlags): Promise<void> {
+  if (flags.key.length === 0) throw new UsageError('encrypt needs a key: -k KEY', { hints: collectKeyHints() });
+  const commitmentPolicy = parseCommitmentPolicy(flags.commitmentPolicy);
+  const suite = flags.algorithm
+    ? parseSuite(flags.algorithm)
+    : suiteById(
+        commitmentPolicy === 'forbid-encrypt-allow-decrypt'
+          ? DEFAULT_NON_COMMITTING_SUITE_ID
+          : flags.sign
+            ? DEFAULT_SIGNED_SUITE_ID
+            : DEFAULT_SUITE_ID,
+      );
+  if (flags.sign && !suite.signature) {
+    throw new UsageError(`--sign conflicts with --algorithm ${flags.algorithm}, which does not sign`);
+  }
+  const frameLength = parseSize('--frame-size', flags.frameSize);
+  const context = parseContextPairs(flags.context);
+  const output = flags.output ?? (isStdio(file) ? '-' : `${file}.enc`);
+
+  const keyrings = await openKeyrings(flags.key);
+  const input = await openInput(file);
+  const message = encrypt(input, { keyrings, suite, context, frameLength, commitmentPolicy });
+  const bytes = flags.armor ? armor(message) : message;
+  if (output === '-') return writeStdout(bytes, !flags.armor);
+  await assertNotSameFile(isStdio(file) ? undefined : file, output);
+  await writeFileAtomically(output, bytes, { force: !!flags.force, mode: 0o644 });
+}

@@ -1,0 +1,39 @@
+import { inspect, type MessageSummary } from '../../core/inspect.js';
+import { dearmor } from '../../stream/armor.js';
+import { isStdio, openInput } from '../input.js';
+import { parseCount, parseSize } from '../options.js';
+
+interface InspectFlags {
+  json?: boolean;
+  maxEncryptedDataKeys: string;
+  maxFrameSize: string;
+}
+
+export async function run(file: string | undefined, flags: InspectFlags): Promise<void> {
+  const limits = {
+    maxEncryptedDataKeys: parseCount('--max-encrypted-data-keys', flags.maxEncryptedDataKeys, 1, 65535),
+    maxFrameLength: parseSize('--max-frame-size', flags.maxFrameSize),
+  };
+  const summary = await inspect(dearmor(await openInput(file)), { walkBody: !isStdio(file), limits });
+  process.stdout.write(flags.json ? `${JSON.stringify(summary, null, 2)}\n` : render(summary));
+}
+
+function render(s: MessageSummary): string {
+  const rows: [string, string][] = [
+    ['version', String(s.version)],
+    ['suite', `${s.suite.id} ${s.suite.name}`],
+    ['', `${s.suite.committing ? 'key-committing' : 'not key-committing'}, ${s.suite.signed ? 'signed' : 'unsigned'}`],
+    ['message id', s.messageId],
+  ];
+  const context = Object.entries(s.encryptionContext);
+  if (context.length === 0) rows.push(['context', '(none)']);
+  context.forEach(([k, v], i) => rows.push([i === 0 ? 'context' : '', `${k}=${v}`]));
+  s.encryptedDataKeys.forEach((k, i) => rows.push([i === 0 ? 'data keys' : '', `${k.providerId}  ${k.keyName}`]));
+  rows.push(['body', s.contentType === 'framed' ? `framed, ${s.frameLength}-byte frames` : 'non-framed']);
+  rows.push(['header', `${s.headerLength} bytes`]);
+  if (s.body) {
+    rows.push(['frames', String(s.body.frames)]);
+    rows.push(['body size', `${s.body.bodyLength} bytes (${s.body.plaintextLength} bytes of plaintext)`]);
+  }
+  return rows.map(([k, v]) => `${k.padEnd(12)}${v}`).join('\n') + '\n';
+}

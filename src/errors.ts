@@ -1,0 +1,113 @@
+// The error vocabulary of envelope. Every failure the core can report is one of
+// these classes; each carries a stable `code` that src/cli/exit-codes.ts maps to
+// the process exit status (DESIGN §6). Messages are lowercase, without a
+// trailing period, and never contain secret material.
+
+export type ErrorCode =
+  | 'usage'
+  | 'io'
+  | 'format'
+  | 'integrity'
+  | 'no-key'
+  | 'key-access'
+  | 'key-service'
+  | 'interrupted';
+
+export abstract class EnvelopeError extends Error {
+  abstract readonly code: ErrorCode;
+  /** Extra lines printed as `hint: …` under the error. */
+  readonly hints: string[];
+
+  constructor(message: string, options: { hints?: string[]; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.hints = options.hints ?? [];
+  }
+  override get name(): string {
+    return this.constructor.name;
+  }
+}
+
+/** The command line was wrong: unknown flag, bad value, conflicting options. */
+export class UsageError extends EnvelopeError {
+  readonly code = 'usage';
+}
+
+/** Reading or writing a file or stream failed (missing, permission, disk full). */
+export class IoError extends EnvelopeError {
+  readonly code = 'io';
+}
+
+/** The input is not a message we accept: bad magic, unsupported version or suite, over a limit. */
+export class FormatError extends EnvelopeError {
+  readonly code = 'format';
+}
+
+/** The message fails authentication: tag, commitment, signature, truncation, trailing data, context. */
+export class IntegrityError extends EnvelopeError {
+  readonly code = 'integrity';
+}
+
+/** One attempt to unwrap the data key, as listed in a NoKeyError report. */
+export interface UnwrapAttempt {
+  key: string;
+  reason: string;
+}
+
+/** No available master key could unwrap the data key. */
+export class NoKeyError extends EnvelopeError {
+  readonly code = 'no-key';
+  readonly attempts: UnwrapAttempt[];
+  constructor(message: string, attempts: UnwrapAttempt[], options: { hints?: string[] } = {}) {
+    super(message, {
+      hints: [...attempts.map((a) => `${a.key}: ${a.reason}`), ...(options.hints ?? [])],
+    });
+    this.attempts = attempts;
+  }
+}
+
+/** A master key exists but may not be used: disabled, pending deletion, policy, access denied. */
+export class KeyAccessError extends EnvelopeError {
+  readonly code = 'key-access';
+}
+
+/** The service holding a master key could not be reached or kept throttling. */
+export class KeyServiceError extends EnvelopeError {
+  readonly code = 'key-service';
+}
+
+/** The user interrupted the operation (SIGINT, SIGTERM). */
+export class InterruptedError extends EnvelopeError {
+  readonly code = 'interrupted';
+}
+
+/**
+ * Precondition helper in the style of the ESDK's `needs`: the message is both the
+ * error text and the words the tests use.
+ */
+export function needs<E extends EnvelopeError>(
+  condition: unknown,
+  make: new (message: string) => E,
+  message: string,
+): asserts condition {
+  if (!condition) throw new make(message);
+}
+
+/** Turns a Node.js system error (ENOENT, EACCES, ENOSPC, …) into an IoError that names the path. */
+export function ioError(error: unknown, action: string, path: string): EnvelopeError {
+  if (error instanceof EnvelopeError) return error;
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const why: Record<string, string> = {
+    ENOENT: 'no such file or directory',
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    EISDIR: 'is a directory',
+    ENOTDIR: 'not a directory',
+    ENOSPC: 'no space left on device',
+    EDQUOT: 'disk quota exceeded',
+    EROFS: 'read-only file system',
+    EEXIST: 'already exists',
+    EIO: 'input/output error',
+  };
+  const reason = (code && why[code]) ?? (error instanceof Error ? error.message.toLowerCase() : String(error));
+  return new IoError(`cannot ${action} ${path}: ${reason}`, { cause: error });
+}

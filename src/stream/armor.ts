@@ -1,0 +1,80 @@
+// Base64 "armor" for messages pasted into CI variables and YAML: standard
+// base64 in 76-column lines on output; on input, base64 with any line breaks is
+// recognised without a flag. A binary message starts with 0x01 or 0x02, a
+// base64 one with "A" (the encoding of those bytes), so one byte tells them apart.
+
+import { FormatError } from '../errors.js';
+
+const LINE_BYTES = 57; // 57 bytes encode to one 76-character line
+
+export async function* armor(input: AsyncIterable<Uint8Array>): AsyncGenerator<Buffer> {
+  let carry = Buffer.alloc(0);
+  for await (const chunk of input) {
+    const data = carry.length ? Buffer.concat([carry, chunk]) : Buffer.from(chunk);
+    const whole = data.length - (data.length % LINE_BYTES);
+    if (whole > 0) yield encodeLines(data.subarray(0, whole));
+    carry = Buffer.from(data.subarray(whole));
+  }
+  if (carry.length) yield encodeLines(carry);
+}
+
+function encodeLines(bytes: Buffer): Buffer {
+  const lines: string[] = [];
+  for (let at = 0; at < bytes.length; at += LINE_BYTES) {
+    lines.push(bytes.subarray(at, at + LINE_BYTES).toString('base64'));
+  }
+  return Buffer.from(`${lines.join('\n')}\n`, 'latin1');
+}
+
+const WHITESPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
+/** Every message starts with byte 0x01 or 0x02, so its base64 starts with "A". */
+const BASE64_FIRST = 0x41;
+const BASE64_CHAR = /^[A-Za-z0-9+/=]*$/;
+
+/** Decodes base64 input; passes anything else through for the header parser to judge. */
+export async function* dearmor(input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const it = input[Symbol.asyncIterator]();
+  let firstByte: number | undefined;
+  const head: Uint8Array[] = [];
+  while (firstByte === undefined) {
+    const next = await it.next();
+    if (next.done) break;
+    head.push(next.value);
+    firstByte = next.value.find((b) => !WHITESPACE.has(b));
+  }
+  const rest = { [Symbol.asyncIterator]: () => it };
+  if (firstByte !== BASE64_FIRST) {
+    yield* head;
+    yield* rest;
+    return;
+  }
+  yield* decodeBase64(Buffer.concat(head), rest);
+}
+
+async function* decodeBase64(first: Uint8Array, rest: AsyncIterable<Uint8Array>): AsyncGenerator<Buffer> {
+  let carry = '';
+  let sawPadding = false;
+  const take = (chunk: Uint8Array): Buffer | undefined => {
+    const text = carry + Buffer.from(chunk).toString('latin1').replace(/[ \t\r\n]/g, '');
+    if (!BASE64_CHAR.test(text)) throw new FormatError('input is neither a binary message nor base64 text');
+    if (sawPadding && text.length > 0) throw new FormatError('base64 input continues after its padding');
+    const whole = text.length - (text.length % 4);
+    carry = text.slice(whole);
+    const body = text.slice(0, whole);
+    const pad = body.indexOf('=');
+    if (pad >= 0) {
+      if (pad < body.length - 2 || !/^=*$/.test(body.slice(pad)) || carry.length) {
+        throw new FormatError('base64 input has padding in the middle');
+      }
+      sawPadding = true;
+    }
+    return body.length ? Buffer.from(body, 'base64') : undefined;
+  };
+  const out = take(first);
+  if (out) yield out;
+  for await (const chunk of rest) {
+    const decoded = take(chunk);
+    if (decoded) yield decoded;
+  }
+  if (carry.length) throw new FormatError('base64 input is truncated (its length is not a multiple of 4)');
+}

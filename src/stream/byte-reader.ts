@@ -1,0 +1,109 @@
+// Exact-length reads over an async stream of chunks. Reads that fall inside
+// one chunk return a view without copying; reads across chunks copy once.
+
+import { IntegrityError } from '../errors.js';
+
+export class ByteReader {
+  private readonly source: AsyncIterator<Uint8Array>;
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private ended = false;
+  /** Total bytes consumed so far. */
+  position = 0;
+  /** Called with every consumed byte range, in order (the signature hash taps here). */
+  observer: ((bytes: Uint8Array) => void) | undefined;
+
+  constructor(source: AsyncIterable<Uint8Array>) {
+    this.source = source[Symbol.asyncIterator]();
+  }
+
+  /** Buffers until at least n bytes are available; false when the input ends first. */
+  async fill(n: number): Promise<boolean> {
+    while (this.buffered < n && !this.ended) {
+      const next = await this.source.next();
+      if (next.done) {
+        this.ended = true;
+        break;
+      }
+      if (next.value.length === 0) continue;
+      const b = Buffer.isBuffer(next.value)
+        ? next.value
+        : Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
+      this.chunks.push(b);
+      this.buffered += b.length;
+    }
+    return this.buffered >= n;
+  }
+
+  /** Everything buffered, as one contiguous view (not consumed). */
+  peek(): Buffer {
+    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks, this.buffered)];
+    return this.chunks[0] ?? Buffer.alloc(0);
+  }
+
+  get available(): number {
+    return this.buffered;
+  }
+
+  /** Consumes exactly n bytes; `what` names the field in the truncation error. */
+  async read(n: number, what: string): Promise<Buffer> {
+    if (!(await this.fill(n))) {
+      throw new IntegrityError(`message is truncated (it ends inside the ${what})`);
+    }
+    return this.consume(n);
+  }
+
+  /** Consumes n bytes that are already buffered. */
+  consume(n: number): Buffer {
+    let out: Buffer;
+    const first = this.chunks[0]!;
+    if (first.length >= n) {
+      out = first.subarray(0, n);
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+    } else {
+      out = Buffer.allocUnsafe(n);
+      let at = 0;
+      while (at < n) {
+        const c = this.chunks[0]!;
+        const take = Math.min(c.length, n - at);
+        c.copy(out, at, 0, take);
+        at += take;
+        if (take === c.length) this.chunks.shift();
+        else this.chunks[0] = c.subarray(take);
+      }
+    }
+    this.buffered -= n;
+    this.position += n;
+    this.observer?.(out);
+    return out;
+  }
+
+  /** Consumes n bytes without keeping them (no copy, no allocation). */
+  async skip(n: number, what: string): Promise<void> {
+    let left = n;
+    while (left > 0) {
+      if (!(await this.fill(1))) throw new IntegrityError(`message is truncated (it ends inside the ${what})`);
+      const c = this.chunks[0]!;
+      const take = Math.min(c.length, left);
+      this.observer?.(c.subarray(0, take));
+      if (take === c.length) this.chunks.shift();
+      else this.chunks[0] = c.subarray(take);
+      this.buffered -= take;
+      this.position += take;
+      left -= take;
+    }
+  }
+
+  async atEnd(): Promise<boolean> {
+    return !(await this.fill(1));
+  }
+
+  async u32(what: string): Promise<number> {
+    return (await this.read(4, what)).readUInt32BE(0);
+  }
+
+  async u16(what: string): Promise<number> {
+    return (await this.read(2, what)).readUInt16BE(0);
+  }
+}

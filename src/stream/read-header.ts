@@ -1,0 +1,29 @@
+// Reads and decodes the message header from the front of a stream, buffering
+// no more than the header can legally need under the given limits.
+
+import { FormatError, IntegrityError } from '../errors.js';
+import { type DecodedHeader, decodeHeader, type HeaderLimits } from '../format/header.js';
+import type { ByteReader } from './byte-reader.js';
+
+export interface ReadHeaderLimits extends HeaderLimits {
+  /** Refuse a header larger than this many bytes. */
+  readonly maxHeaderLength: number;
+}
+
+export async function readHeader(reader: ByteReader, limits: ReadHeaderLimits): Promise<DecodedHeader> {
+  if (!(await reader.fill(1))) throw new FormatError('input is empty: not an encrypted message');
+  let want = 512;
+  for (;;) {
+    const complete = await reader.fill(want);
+    const decoded = decodeHeader(reader.peek(), limits);
+    if (decoded) {
+      reader.consume(decoded.length);
+      return decoded;
+    }
+    if (!complete) throw new IntegrityError('message is truncated (it ends inside the header)');
+    if (want >= limits.maxHeaderLength) {
+      throw new FormatError(`message header is larger than the limit of ${limits.maxHeaderLength} bytes`);
+    }
+    want = Math.min(want * 4, limits.maxHeaderLength);
+  }
+}

@@ -1,0 +1,74 @@
+// Framed encryption of a plaintext stream (data-format/message-body.md): cut the
+// input into frames of frameLength bytes, seal each with AES-GCM under its own
+// sequence number, and mark the last one final. A plaintext that is an exact
+// multiple of the frame length ends with a full final frame (as the ESDKs write
+// it); an empty plaintext is a single empty final frame.
+
+import { createCipheriv } from 'node:crypto';
+import { UsageError } from '../errors.js';
+import { FINAL_FRAME_MARKER, MAX_FRAMES, TAG_LENGTH } from '../format/constants.js';
+import { bodyAad, FINAL_FRAME_HEADER_LENGTH, frameIv, REGULAR_FRAME_HEADER_LENGTH } from '../format/frame.js';
+import type { AlgorithmSuite } from '../format/suites.js';
+
+export interface SealParams {
+  readonly suite: AlgorithmSuite;
+  readonly key: Uint8Array;
+  readonly messageId: Uint8Array;
+  readonly frameLength: number;
+}
+
+/** Seals one frame into a single buffer: frame header, ciphertext, tag. */
+export function sealFrame(p: SealParams, sequenceNumber: number, plaintext: Uint8Array, final: boolean): Buffer {
+  const iv = frameIv(sequenceNumber);
+  const cipher = createCipheriv(p.suite.cipher, p.key, iv, { authTagLength: TAG_LENGTH });
+  cipher.setAAD(bodyAad(p.messageId, final ? 'FinalFrame' : 'Frame', sequenceNumber, plaintext.length));
+  const headerLength = final ? FINAL_FRAME_HEADER_LENGTH : REGULAR_FRAME_HEADER_LENGTH;
+  const out = Buffer.allocUnsafe(headerLength + plaintext.length + TAG_LENGTH);
+  let at = 0;
+  if (final) at = out.writeUInt32BE(FINAL_FRAME_MARKER, at);
+  at = out.writeUInt32BE(sequenceNumber, at);
+  at += iv.copy(out, at);
+  if (final) at = out.writeUInt32BE(plaintext.length, at);
+  at += cipher.update(plaintext).copy(out, at);
+  at += cipher.final().copy(out, at);
+  cipher.getAuthTag().copy(out, at);
+  return out;
+}
+
+export async function* sealFrames(input: AsyncIterable<Uint8Array>, p: SealParams): AsyncGenerator<Buffer> {
+  let sequenceNumber = 1;
+  // `pending` is a full frame that is final only if the input ends right after it.
+  let pending: Buffer | undefined;
+  let current: Buffer = Buffer.allocUnsafe(p.frameLength);
+  let fill = 0;
+  const next = () => {
+    if (sequenceNumber >= MAX_FRAMES) throw new UsageError('input is too large for this frame size: use a larger --frame-size');
+    return sequenceNumber++;
+  };
+
+  for await (const chunk of input) {
+    let at = 0;
+    while (at < chunk.length) {
+      const take = Math.min(chunk.length - at, p.frameLength - fill);
+      current.set(chunk.subarray(at, at + take), fill);
+      fill += take;
+      at += take;
+      if (fill === p.frameLength) {
+        if (pending) {
+          yield sealFrame(p, next(), pending, false);
+          const recycled = pending;
+          pending = current;
+          current = recycled;
+        } else {
+          pending = current;
+          current = Buffer.allocUnsafe(p.frameLength);
+        }
+        fill = 0;
+      }
+    }
+  }
+  if (pending && fill > 0) yield sealFrame(p, next(), pending, false);
+  yield fill > 0 || !pending ? sealFrame(p, next(), current.subarray(0, fill), true) : sealFrame(p, next(), pending, true);
+  current.fill(0);
+  pending?.fill(0);
+}

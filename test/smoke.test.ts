@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { decrypt } from '../src/core/decrypt.js';
+import { encrypt } from '../src/core/encrypt.js';
+import { suiteById } from '../src/format/suites.js';
+import { RawAesKeyring } from '../src/keyring/raw-aes.js';
+
+async function collect(source: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of source) chunks.push(Buffer.from(c));
+  return Buffer.concat(chunks);
+}
+
+async function* once(b: Uint8Array) {
+  yield b;
+}
+
+describe('core round trip', () => {
+  it('decrypts what it encrypts', async () => {
+    const keyring = new RawAesKeyring('ns', 'k', Buffer.alloc(32, 7));
+    const plaintext = Buffer.from('attack at dawn');
+    const message = await collect(encrypt(once(plaintext), { keyrings: [keyring], suite: suiteById(0x0478), context: { a: 'b' } }));
+    expect(await collect(decrypt(once(message), { keyrings: [keyring] }))).toEqual(plaintext);
+  });
+});
