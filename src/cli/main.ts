@@ -97,6 +97,20 @@ function lazy<Flags>(load: () => Promise<{ run(file: string | undefined, flags: 
   };
 }
 
+/**
+ * Commander words its errors as sentences ("… is invalid. Allowed choices are …",
+ * "(Did you mean --armor?)"); ours are one lowercase line plus hints.
+ */
+function usageFromCommander(text: string): UsageError {
+  const [first = '', ...rest] = text
+    .replace(/^error: /, '')
+    .split(/\.\s+|\n/)
+    .map((s) => s.trim().replace(/^\((.*)\)$/, '$1').replace(/\.$/, ''))
+    .filter(Boolean);
+  const lower = (s: string) => s.charAt(0).toLowerCase() + s.slice(1);
+  return new UsageError(lower(first), { hints: [...rest.map(lower), 'see envelope --help'] });
+}
+
 async function main(argv: string[]): Promise<number> {
   const debug = argv.includes('--debug');
   const program = buildProgram();
@@ -115,8 +129,7 @@ async function main(argv: string[]): Promise<number> {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0) return 0;
       if (e.code === 'commander.help') return 0;
-      const message = e.message.replace(/^error: /, '');
-      process.stderr.write(formatError(new UsageError(message, { hints: ['see envelope --help'] }), false));
+      process.stderr.write(formatError(usageFromCommander(e.message), false));
       return EXIT_CODES.usage;
     }
     process.stderr.write(formatError(e, debug));

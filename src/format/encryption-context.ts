@@ -16,12 +16,17 @@ export type EncryptionContext = Readonly<Record<string, string>>;
 
 const MAX_FIELD = 0xffff;
 
-/** Serializes a context; the result is empty for an empty context. */
-export function serializeContext(context: EncryptionContext): Uint8Array {
-  const pairs = Object.entries(context).map(([k, v]) => [utf8.encode(k), utf8.encode(v)] as const);
+/**
+ * Serializes a context; the result is empty for an empty context. Pairs are
+ * sorted by UTF-8 bytes; `order` exists only to reproduce other SDKs' mistakes.
+ */
+export function serializeContext(context: EncryptionContext, order?: (a: string, b: string) => number): Uint8Array {
+  const entries = Object.entries(context);
+  if (order) entries.sort((a, b) => order(a[0], b[0]));
+  const pairs = entries.map(([k, v]) => [utf8.encode(k), utf8.encode(v)] as const);
   if (pairs.length === 0) return new Uint8Array(0);
   if (pairs.length > MAX_FIELD) throw new UsageError(`encryption context has more than ${MAX_FIELD} pairs`);
-  pairs.sort((a, b) => compareBytes(a[0], b[0]));
+  if (!order) pairs.sort((a, b) => compareBytes(a[0], b[0]));
   const out = new ByteBuilder().u16(pairs.length);
   for (const [k, v] of pairs) {
     if (k.length > MAX_FIELD || v.length > MAX_FIELD) {

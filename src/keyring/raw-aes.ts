@@ -70,17 +70,35 @@ export class RawAesKeyring implements Keyring {
     if (edk.ciphertext.length !== request.suite.keyLength + TAG_LENGTH) {
       throw new NoKeyError('wrapped key has the wrong length for the suite', []);
     }
-    const split = edk.ciphertext.length - TAG_LENGTH;
-    const decipher = createDecipheriv(this.cipher, this.wrappingKey, parsed.iv, { authTagLength: TAG_LENGTH });
-    decipher.setAAD(serializeContext(request.context));
-    decipher.setAuthTag(edk.ciphertext.subarray(split));
-    const out = decipher.update(edk.ciphertext.subarray(0, split));
+    const aad = serializeContext(request.context);
+    const dataKey = this.open(edk.ciphertext, parsed.iv, aad) ?? this.openLocaleSorted(edk.ciphertext, parsed.iv, request.context, aad);
+    if (!dataKey) throw new NoKeyError('wrong key, or the encryption context differs from the one it was wrapped with', []);
+    return dataKey;
+  }
+
+  private open(ciphertext: Uint8Array, iv: Uint8Array, aad: Uint8Array): Buffer | undefined {
+    const split = ciphertext.length - TAG_LENGTH;
+    const decipher = createDecipheriv(this.cipher, this.wrappingKey, iv, { authTagLength: TAG_LENGTH });
+    decipher.setAAD(aad);
+    decipher.setAuthTag(ciphertext.subarray(split));
+    const out = decipher.update(ciphertext.subarray(0, split));
     try {
       return Buffer.concat([out, decipher.final()]);
     } catch {
-      throw new NoKeyError('wrong key, or the encryption context differs from the one it was wrapped with', []);
+      return undefined;
     } finally {
       out.fill(0);
     }
+  }
+
+  /**
+   * The ESDK for JavaScript, unless told `utf8Sorting`, binds a raw AES wrapped
+   * key to the context sorted with localeCompare rather than by UTF-8 bytes
+   * (aws-encryption-sdk-javascript#428). Where the two orders differ, its
+   * messages open only with that serialization, so it is tried second.
+   */
+  private openLocaleSorted(ciphertext: Uint8Array, iv: Uint8Array, context: DataKeyRequest['context'], specAad: Uint8Array) {
+    const aad = serializeContext(context, (a, b) => a.localeCompare(b));
+    return Buffer.compare(aad, specAad) === 0 ? undefined : this.open(ciphertext, iv, aad);
   }
 }
