@@ -30,7 +30,7 @@ export function parseCount(flag: string, text: string, min: number, max: number)
 
 /** Encrypt's `-c key=value`: both parts required, keys unique. */
 export function parseContextPairs(items: readonly string[]): Record<string, string> {
-  const context: Record<string, string> = {};
+  const context: Record<string, string> = Object.create(null);
   for (const item of items) {
     const eq = item.indexOf('=');
     if (eq <= 0) throw new UsageError(`-c takes key=value, not "${item}"`);
@@ -39,6 +39,17 @@ export function parseContextPairs(items: readonly string[]): Record<string, stri
     context[key] = item.slice(eq + 1);
   }
   return context;
+}
+
+/** `--tag key=value`, repeatable. */
+export function collectTags(items: readonly string[]): Record<string, string> {
+  const tags: Record<string, string> = Object.create(null);
+  for (const item of items) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--tag takes key=value, not "${item}"`);
+    tags[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return tags;
 }
 
 /** Decrypt's `-c key=value` (must match) and `-c key` (must be present). */

@@ -80,7 +80,8 @@ export async function* decrypt(input: AsyncIterable<Uint8Array>, options: Decryp
  * and the key unwrapping then prove or refute.
  */
 function checkRequirements(stored: EncryptionContext, required: readonly ContextRequirement[]): Record<string, string> {
-  const reproduced: Record<string, string> = {};
+  // Object.create(null): a required key named "__proto__" must be an ordinary key.
+  const reproduced: Record<string, string> = Object.create(null);
   for (const { key, value } of required) {
     if (Object.hasOwn(stored, key)) {
       if (value !== undefined && stored[key] !== value) {

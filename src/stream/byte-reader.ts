@@ -55,6 +55,7 @@ export class ByteReader {
 
   /** Consumes n bytes that are already buffered. */
   consume(n: number): Buffer {
+    if (n === 0) return Buffer.alloc(0);
     let out: Buffer;
     const first = this.chunks[0]!;
     if (first.length >= n) {

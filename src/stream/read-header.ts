@@ -12,18 +12,19 @@ export interface ReadHeaderLimits extends HeaderLimits {
 
 export async function readHeader(reader: ByteReader, limits: ReadHeaderLimits): Promise<DecodedHeader> {
   if (!(await reader.fill(1))) throw new FormatError('input is empty: not an encrypted message');
-  let want = 512;
+  // Decode after every chunk, so a small message on a pipe that stays open is
+  // answered at once rather than when the writer closes it.
   for (;;) {
-    const complete = await reader.fill(want);
     const decoded = decodeHeader(reader.peek(), limits);
     if (decoded) {
       reader.consume(decoded.length);
       return decoded;
     }
-    if (!complete) throw new IntegrityError('message is truncated (it ends inside the header)');
-    if (want >= limits.maxHeaderLength) {
+    if (reader.available >= limits.maxHeaderLength) {
       throw new FormatError(`message header is larger than the limit of ${limits.maxHeaderLength} bytes`);
     }
-    want = Math.min(want * 4, limits.maxHeaderLength);
+    if (!(await reader.fill(reader.available + 1))) {
+      throw new IntegrityError('message is truncated (it ends inside the header)');
+    }
   }
 }
