@@ -1,11 +1,15 @@
 // Bundles src/cli/main.ts into dist/ with code splitting, so every command and
 // heavy module stays a separate chunk that is only read when it is imported.
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 
 await build({
+  absWorkingDir: root,
   entryPoints: { envelope: 'src/cli/main.ts' },
   outdir: 'dist',
   bundle: true,

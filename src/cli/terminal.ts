@@ -16,3 +16,13 @@ export function formatError(error: unknown, debug: boolean): string {
   if (debug && error instanceof Error && error.stack) lines.push(error.stack);
   return `${lines.join('\n')}\n`;
 }
+
+/** Data a script may read: stdout, one trailing newline. */
+export function out(text: string): void {
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+/** Words for the person at the terminal: stderr. */
+export function note(text: string): void {
+  process.stderr.write(`${text}\n`);
+}

@@ -11,7 +11,7 @@ import {
   constants,
   createPrivateKey,
   createPublicKey,
-  type KeyObject,
+  KeyObject,
   privateDecrypt,
   publicEncrypt,
 } from 'node:crypto';
@@ -32,17 +32,19 @@ export class RawRsaKeyring implements Keyring {
   constructor(
     readonly namespace: string,
     readonly name: string,
-    pem: string | Buffer,
+    key: string | Buffer | KeyObject,
     readonly padding: RsaPadding,
   ) {
     if (namespace === 'aws-kms') throw new UsageError('the namespace "aws-kms" is reserved for AWS KMS keys');
-    const text = pem.toString();
     try {
-      if (/-----BEGIN (RSA |ENCRYPTED )?PRIVATE KEY-----/.test(text)) {
-        this.privateKey = createPrivateKey(text);
+      if (key instanceof KeyObject) {
+        this.privateKey = key.type === 'private' ? key : undefined;
+        this.publicKey = key.type === 'private' ? createPublicKey(key) : key;
+      } else if (/-----BEGIN (RSA |ENCRYPTED )?PRIVATE KEY-----/.test(key.toString())) {
+        this.privateKey = createPrivateKey(key);
         this.publicKey = createPublicKey(this.privateKey);
       } else {
-        this.publicKey = createPublicKey(text);
+        this.publicKey = createPublicKey(key);
       }
     } catch (e) {
       throw new UsageError(`raw RSA key ${name} is not a PEM RSA key: ${(e as Error).message.toLowerCase()}`);

@@ -1,22 +1,30 @@
-// From key specifiers to keyrings. Adding a key provider is one file and one
-// line in PROVIDERS.
+// From key specifiers to keyrings (DESIGN §2). Adding a key provider is one
+// file and one line in PROVIDERS.
 
 import { UsageError } from '../errors.js';
+import type { Keystore } from '../keystore/keystore.js';
 import { decodeSymmetricKey, readKeyFile } from './key-file.js';
 import type { Keyring } from './keyring.js';
+import { LocalKeyring } from './local.js';
 import { RawAesKeyring } from './raw-aes.js';
 import { RSA_PADDINGS, RawRsaKeyring, type RsaPadding } from './raw-rsa.js';
 import { type KeySpecifier, parseFields, splitSpecifier } from './specifier.js';
 
+/** What providers may need from the command that opens them. */
+export interface KeyringEnvironment {
+  /** The local keystore, opened on first use. */
+  keystore(): Keystore;
+}
+
 interface KeyProvider {
-  readonly scheme: string;
   readonly usage: string;
-  open(spec: KeySpecifier): Promise<Keyring>;
+  matches(spec: KeySpecifier): boolean;
+  open(spec: KeySpecifier, env: KeyringEnvironment): Promise<Keyring>;
 }
 
 const rawAes: KeyProvider = {
-  scheme: 'raw-aes',
   usage: 'raw-aes:file=PATH,namespace=NS,name=NAME',
+  matches: (spec) => spec.scheme === 'raw-aes',
   async open(spec) {
     const f = parseFields(spec, ['file', 'namespace', 'name'], ['file', 'namespace', 'name']);
     const key = decodeSymmetricKey(await readKeyFile(f.file!));
@@ -30,8 +38,8 @@ const rawAes: KeyProvider = {
 };
 
 const rawRsa: KeyProvider = {
-  scheme: 'raw-rsa',
   usage: 'raw-rsa:file=PEM,namespace=NS,name=NAME[,padding=oaep-sha256]',
+  matches: (spec) => spec.scheme === 'raw-rsa',
   async open(spec) {
     const f = parseFields(spec, ['file', 'namespace', 'name', 'padding'], ['file', 'namespace', 'name']);
     const padding = (f.padding ?? 'oaep-sha256').toLowerCase();
@@ -44,19 +52,33 @@ const rawRsa: KeyProvider = {
   },
 };
 
-const PROVIDERS: readonly KeyProvider[] = [rawAes, rawRsa];
+/** `alias/NAME`, a KeyId, their `local:` forms, or a local key ARN. */
+const local: KeyProvider = {
+  usage: 'alias/NAME, a key id, local:alias/NAME or local:KEY-ID (the local keystore)',
+  matches: (spec) => spec.scheme === 'local' || spec.scheme === '' || spec.text.startsWith('arn:envelope:local:'),
+  open(spec, env) {
+    const ref = spec.scheme === 'local' ? spec.rest : spec.text;
+    return LocalKeyring.open(env.keystore(), ref);
+  },
+};
 
-export async function openKeyring(text: string): Promise<Keyring> {
-  const spec = splitSpecifier(text);
-  const provider = PROVIDERS.find((p) => p.scheme === spec.scheme);
-  if (!provider) {
-    throw new UsageError(`unknown key "${text}"`, {
-      hints: PROVIDERS.map((p) => `a key is ${p.usage}`),
-    });
-  }
-  return provider.open(spec);
+const PROVIDERS: readonly KeyProvider[] = [rawAes, rawRsa, local];
+
+export const KEY_USAGES: readonly string[] = PROVIDERS.map((p) => p.usage);
+
+export function isLocalSpecifier(text: string): boolean {
+  return local.matches(splitSpecifier(text));
 }
 
-export function openKeyrings(texts: readonly string[]): Promise<Keyring[]> {
-  return Promise.all(texts.map(openKeyring));
+export async function openKeyring(text: string, env: KeyringEnvironment): Promise<Keyring> {
+  const spec = splitSpecifier(text);
+  const provider = PROVIDERS.find((p) => p.matches(spec));
+  if (!provider) {
+    throw new UsageError(`unknown key "${text}"`, { hints: KEY_USAGES.map((u) => `a key is ${u}`) });
+  }
+  return provider.open(spec, env);
+}
+
+export function openKeyrings(texts: readonly string[], env: KeyringEnvironment): Promise<Keyring[]> {
+  return Promise.all(texts.map((t) => openKeyring(t, env)));
 }

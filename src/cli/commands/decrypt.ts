@@ -1,11 +1,13 @@
 import { decrypt } from '../../core/decrypt.js';
-import { openKeyrings } from '../../keyring/registry.js';
+import { LocalKeyring } from '../../keyring/local.js';
+import { isLocalSpecifier, openKeyrings } from '../../keyring/registry.js';
 import { dearmor } from '../../stream/armor.js';
 import { isStdio, openInput } from '../input.js';
+import { type KeystoreFlags, openKeystore } from '../keystore-options.js';
 import { parseCommitmentPolicy, parseContextRequirements, parseCount, parseSize } from '../options.js';
-import { assertNotSameFile, writeFileAtomically, writeStdout } from '../output.js';
+import { assertNotSameFile, refuseExisting, writeFileAtomically, writeStdout } from '../output.js';
 
-interface DecryptFlags {
+interface DecryptFlags extends KeystoreFlags {
   key: string[];
   context: string[];
   output?: string;
@@ -22,7 +24,7 @@ export function decryptedName(file: string): string {
   return m ? m[1]! : `${file}.dec`;
 }
 
-export async function run(file: string | undefined, flags: DecryptFlags): Promise<void> {
+export async function run([file]: string[], flags: DecryptFlags): Promise<void> {
   const commitmentPolicy = parseCommitmentPolicy(flags.commitmentPolicy);
   const requiredContext = parseContextRequirements(flags.context);
   const limits = {
@@ -30,12 +32,18 @@ export async function run(file: string | undefined, flags: DecryptFlags): Promis
     maxFrameLength: parseSize('--max-frame-size', flags.maxFrameSize),
   };
   const output = flags.output ?? (isStdio(file) ? '-' : decryptedName(file!));
+  if (output !== '-') {
+    await assertNotSameFile(isStdio(file) ? undefined : file, output);
+    await refuseExisting(output, !!flags.force);
+  }
 
-  const keyrings = await openKeyrings(flags.key);
+  const keystore = openKeystore(flags);
+  const keyrings = await openKeyrings(flags.key, { keystore: () => keystore });
+  // Local keys are found from the ids in the message (DESIGN §2), unless -k names local keys.
+  if (!flags.key.some(isLocalSpecifier)) keyrings.push(LocalKeyring.anyKey(keystore));
   const input = await openInput(file);
   const plaintext = decrypt(dearmor(input), { keyrings, commitmentPolicy, requiredContext, limits });
   if (output === '-') return writeStdout(flags.buffer ? await buffered(plaintext) : plaintext, false);
-  await assertNotSameFile(isStdio(file) ? undefined : file, output);
   await writeFileAtomically(output, plaintext, { force: !!flags.force, mode: 0o600 });
 }
 

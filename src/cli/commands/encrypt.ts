@@ -1,14 +1,14 @@
 import { encrypt } from '../../core/encrypt.js';
 import { UsageError } from '../../errors.js';
 import { DEFAULT_NON_COMMITTING_SUITE_ID, DEFAULT_SIGNED_SUITE_ID, DEFAULT_SUITE_ID, suiteById } from '../../format/suites.js';
-import { openKeyrings } from '../../keyring/registry.js';
+import { KEY_USAGES, openKeyrings } from '../../keyring/registry.js';
 import { armor } from '../../stream/armor.js';
 import { isStdio, openInput } from '../input.js';
-import { collectKeyHints } from '../key-hints.js';
+import { type KeystoreFlags, openKeystore } from '../keystore-options.js';
 import { parseCommitmentPolicy, parseContextPairs, parseSize, parseSuite } from '../options.js';
-import { assertNotSameFile, writeFileAtomically, writeStdout } from '../output.js';
+import { assertNotSameFile, refuseExisting, writeFileAtomically, writeStdout } from '../output.js';
 
-interface EncryptFlags {
+interface EncryptFlags extends KeystoreFlags {
   key: string[];
   context: string[];
   output?: string;
@@ -20,8 +20,10 @@ interface EncryptFlags {
   force?: boolean;
 }
 
-export async function run(file: string | undefined, flags: EncryptFlags): Promise<void> {
-  if (flags.key.length === 0) throw new UsageError('encrypt needs a key: -k KEY', { hints: collectKeyHints() });
+export async function run([file]: string[], flags: EncryptFlags): Promise<void> {
+  if (flags.key.length === 0) {
+    throw new UsageError('encrypt needs a key: -k KEY', { hints: KEY_USAGES.map((u) => `a key is ${u}`) });
+  }
   const commitmentPolicy = parseCommitmentPolicy(flags.commitmentPolicy);
   const suite = flags.algorithm
     ? parseSuite(flags.algorithm)
@@ -38,12 +40,16 @@ export async function run(file: string | undefined, flags: EncryptFlags): Promis
   const frameLength = parseSize('--frame-size', flags.frameSize);
   const context = parseContextPairs(flags.context);
   const output = flags.output ?? (isStdio(file) ? '-' : `${file}.enc`);
+  if (output !== '-') {
+    await assertNotSameFile(isStdio(file) ? undefined : file, output);
+    await refuseExisting(output, !!flags.force);
+  }
 
-  const keyrings = await openKeyrings(flags.key);
+  const keystore = openKeystore(flags);
+  const keyrings = await openKeyrings(flags.key, { keystore: () => keystore });
   const input = await openInput(file);
   const message = encrypt(input, { keyrings, suite, context, frameLength, commitmentPolicy });
   const bytes = flags.armor ? armor(message) : message;
   if (output === '-') return writeStdout(bytes, !flags.armor);
-  await assertNotSameFile(isStdio(file) ? undefined : file, output);
   await writeFileAtomically(output, bytes, { force: !!flags.force, mode: 0o644 });
 }

@@ -9,7 +9,7 @@ interface InspectFlags {
   maxFrameSize: string;
 }
 
-export async function run(file: string | undefined, flags: InspectFlags): Promise<void> {
+export async function run([file]: string[], flags: InspectFlags): Promise<void> {
   const limits = {
     maxEncryptedDataKeys: parseCount('--max-encrypted-data-keys', flags.maxEncryptedDataKeys, 1, 65535),
     maxFrameLength: parseSize('--max-frame-size', flags.maxFrameSize),

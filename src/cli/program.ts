@@ -1,0 +1,224 @@
+// The commander definitions of every command and flag. Each command's code
+// lives in src/cli/commands and is imported only when that command runs, so
+// start-up parses argv and loads one command.
+
+import { Command, Option } from 'commander';
+import { EXIT_CODE_HELP } from './exit-codes.js';
+import { collect } from './options.js';
+
+declare const ENVELOPE_VERSION: string;
+
+const KEY_HELP = `Keys (-k, repeatable):
+  alias/NAME, NAME, KEY-ID, local:alias/NAME, local:KEY-ID
+                                 a key of the local keystore (envelope keygen NAME makes one)
+  raw-aes:file=PATH,namespace=NS,name=NAME
+                                 AES-128/192/256 key file (raw bytes, hex or base64)
+  raw-rsa:file=PEM,namespace=NS,name=NAME[,padding=P]
+                                 RSA key in PEM; a public key encrypts only; P is oaep-sha256
+                                 (default), oaep-sha1, oaep-sha384, oaep-sha512 or pkcs1`;
+
+const KEYSTORE_HELP = `Keystore: --keystore DIR, else $ENVELOPE_KEYSTORE, else \${XDG_DATA_HOME:-~/.local/share}/envelope.
+Passphrase of a protected keystore: $ENVELOPE_PASSPHRASE, --passphrase-fd N, --passphrase-file PATH,
+or a prompt on the terminal; never on the command line.`;
+
+type Action = (positionals: string[], flags: never) => Promise<void>;
+
+/** Imports a command's module only when that command runs, and calls `name` in it. */
+function lazy<M>(load: () => Promise<M>, name: keyof M) {
+  return async (...args: unknown[]) => {
+    const command = args[args.length - 1] as Command;
+    const positionals = args.slice(0, -2).flatMap((a) => (a === undefined ? [] : Array.isArray(a) ? a : [a])) as string[];
+    const module = await load();
+    await (module[name] as Action)(positionals, command.optsWithGlobals() as never);
+  };
+}
+
+function commitmentOption(): Option {
+  return new Option('--commitment-policy <policy>', 'key commitment policy')
+    .choices(['require-encrypt-require-decrypt', 'require-encrypt-allow-decrypt', 'forbid-encrypt-allow-decrypt'])
+    .default('require-encrypt-require-decrypt');
+}
+
+export function buildProgram(): Command {
+  const program = new Command('envelope')
+    .description('Envelope encryption: AWS Encryption SDK messages under master keys that never leave their home')
+    .version(ENVELOPE_VERSION, '-V, --version')
+    .option('--debug', 'print stack traces with errors')
+    .option('--keystore <dir>', 'the local keystore directory')
+    .option('--allow-insecure-permissions', 'use a keystore that group or others can read')
+    .option('--passphrase-fd <n>', 'read the keystore passphrase from this file descriptor')
+    .option('--passphrase-file <path>', 'read the keystore passphrase from the first line of this file')
+    .showHelpAfterError(false)
+    .addHelpText('after', `\n${KEYSTORE_HELP}\n\n${EXIT_CODE_HELP}`)
+    .configureOutput({ outputError: () => undefined })
+    .exitOverride();
+
+  program
+    .command('encrypt')
+    .summary('encrypt a file or stdin into an AWS Encryption SDK message')
+    .description('Encrypt FILE (or stdin) under one or more master keys. Output goes to FILE.enc, to -o, or to stdout.')
+    .argument('[file]', 'input file; stdin when omitted or -')
+    .option('-k, --key <key>', 'master key to wrap the data key (repeatable; the first one makes it)', collect, [])
+    .option('-c, --context <key=value>', 'encryption context pair, authenticated and stored in the header (repeatable)', collect, [])
+    .option('-o, --output <path>', 'output file, or - for stdout')
+    .option('--sign', 'sign the message with ECDSA P-384 (suite 0x0578)')
+    .option('--algorithm <suite>', 'algorithm suite id (0x0478) or ESDK name')
+    .option('--frame-size <size>', 'plaintext bytes per frame, e.g. 64K, 1M', '64K')
+    .addOption(commitmentOption())
+    .option('--armor', 'write base64 text in 76-column lines')
+    .option('--force', 'overwrite an existing output file')
+    .addHelpText(
+      'after',
+      `\n${KEY_HELP}\n\nExamples:\n  envelope encrypt -k alias/backups < db.dump > db.dump.enc      # after: envelope keygen backups\n  envelope encrypt secrets.env -k raw-rsa:file=team.pub.pem,namespace=team,name=ops -c app=web --armor`,
+    )
+    .action(lazy(() => import('./commands/encrypt.js'), 'run'));
+
+  program
+    .command('decrypt')
+    .summary('decrypt an AWS Encryption SDK message')
+    .description(
+      'Decrypt FILE (or stdin), binary or base64. Output goes to FILE without .enc, to -o, or to stdout.\n' +
+        'Local keystore keys are found from the message itself; other keys need -k.\n' +
+        'No plaintext is written before it authenticates; a file output appears only once the whole message has.',
+    )
+    .argument('[file]', 'input file; stdin when omitted or -')
+    .option('-k, --key <key>', 'master key that may unwrap the data key (repeatable)', collect, [])
+    .option('-c, --context <key[=value]>', 'require a context pair (key=value) or key (key) (repeatable)', collect, [])
+    .option('-o, --output <path>', 'output file, or - for stdout')
+    .addOption(commitmentOption())
+    .option('--max-encrypted-data-keys <n>', 'refuse messages with more wrapped data keys', '10')
+    .option('--max-frame-size <size>', 'refuse frames larger than this', '64M')
+    .option('--buffer', 'with stdout: hold all plaintext until the whole message (and signature) verifies')
+    .option('--force', 'overwrite an existing output file')
+    .addHelpText(
+      'after',
+      `\n${KEY_HELP}\n\nExamples:\n  envelope decrypt db.dump.enc -o db.dump\n  envelope decrypt -k raw-rsa:file=ops.pem,namespace=team,name=ops -c app=web < secrets.env.enc`,
+    )
+    .action(lazy(() => import('./commands/decrypt.js'), 'run'));
+
+  program
+    .command('inspect')
+    .summary('show what a message says about itself, without any key')
+    .description(
+      'Print a message header: version, suite, message id, encryption context, wrapped keys, frame length.\nFor a file, the body is walked too: frame count and body size. Nothing is decrypted or verified.',
+    )
+    .argument('[file]', 'input file; stdin when omitted or -')
+    .option('--json', 'print JSON')
+    .option('--max-encrypted-data-keys <n>', 'refuse messages with more wrapped data keys', '10')
+    .option('--max-frame-size <size>', 'refuse frames larger than this', '64M')
+    .action(lazy(() => import('./commands/inspect.js'), 'run'));
+
+  const keysModule = () => import('./commands/keys.js');
+
+  program
+    .command('keygen')
+    .summary('create a key in the local keystore')
+    .description('Create a master key in the local keystore, with the alias alias/NAME when NAME is given. Prints its key id.')
+    .argument('[name]', 'alias name: NAME or alias/NAME')
+    .addOption(new Option('--type <spec>', 'key spec').choices(['AES_256', 'RSA_2048', 'RSA_3072', 'RSA_4096']).default('AES_256'))
+    .option('--description <text>', 'what the key is for')
+    .option('--tag <key=value>', 'tag (repeatable)', collect, [])
+    .option('--rotation-period <days>', 'rotate automatically every DAYS (90-2560)')
+    .option('--import <file>', 'use this 256-bit key material (raw, hex or base64) instead of generating it')
+    .addOption(new Option('--origin <origin>', 'external: create the key without material, to import later').choices(['external']))
+    .option('--exportable', 'allow keys export of its raw material (irreversible)')
+    .option('--json', 'print the key metadata as JSON')
+    .addHelpText('after', '\nExamples:\n  envelope keygen backups --rotation-period 365\n  envelope keygen team --type RSA_3072 && envelope keys export-public alias/team > team.pem')
+    .action(lazy(keysModule, 'keygen'));
+
+  program
+    .command('rotate')
+    .summary('rotate a local key, or set its rotation schedule')
+    .description(
+      'Add a new backing version that becomes primary for new encryptions; older versions keep decrypting.\n' +
+        'With --schedule, --no-schedule or --status, manage automatic rotation instead. --due rotates every key past its date.',
+    )
+    .argument('[key]', 'the key')
+    .option('--schedule <days>', 'rotate automatically every DAYS (90-2560; 365 is usual)')
+    .option('--no-schedule', 'stop automatic rotation')
+    .option('--status', 'show the rotation settings')
+    .option('--due', 'rotate every key whose automatic rotation is due')
+    .option('--json', 'print JSON')
+    .action(lazy(keysModule, 'rotate'));
+
+  const keys = program.command('keys').summary('list and manage the keys of the local keystore');
+  keys.command('list').description('List the keys').option('--json', 'print JSON').action(lazy(keysModule, 'list'));
+  keys
+    .command('show')
+    .description('Show a key (KMS KeyMetadata fields, aliases, versions, policy)')
+    .argument('<key>')
+    .option('--json', 'print JSON')
+    .action(lazy(keysModule, 'show'));
+  keys.command('enable').description('Enable a key').argument('<key>').action(lazy(keysModule, 'enable'));
+  keys.command('disable').description('Disable a key: every operation with it is refused').argument('<key>').action(lazy(keysModule, 'disable'));
+  keys
+    .command('delete')
+    .description('Schedule a key for deletion after DAYS (7-30); its material is destroyed on the first keystore write after that date')
+    .argument('<key>')
+    .option('--days <n>', 'waiting period in days', '30')
+    .action(lazy(keysModule, 'scheduleDeletion'));
+  keys
+    .command('cancel-deletion')
+    .description('Cancel a scheduled deletion; the key becomes Disabled (as in KMS)')
+    .argument('<key>')
+    .action(lazy(keysModule, 'cancelDeletion'));
+  keys
+    .command('alias')
+    .description('Point alias/NAME at a key (moving it if it exists), or remove it with --delete')
+    .argument('<alias>', 'alias/NAME')
+    .argument('[key]', 'the key it names')
+    .option('--delete', 'remove the alias')
+    .action(lazy(keysModule, 'alias'));
+  keys
+    .command('policy')
+    .description('Show or set what a key allows: operations and required encryption context')
+    .argument('<key>')
+    .option('--allow <operation>', 'allow an operation (repeatable): encrypt, decrypt, generate-data-key, re-encrypt, rotate, manage', collect, [])
+    .option('--require-context <key[=value]>', 'require this context on every use (repeatable)', collect, [])
+    .option('--reset', 'back to the default: everything allowed, no context required')
+    .option('--json', 'print JSON')
+    .addHelpText('after', '\nIn a file keystore its user can edit, a policy is a guard rail against mistakes, not a security boundary.')
+    .action(lazy(keysModule, 'policy'));
+  keys
+    .command('export')
+    .description('Print the raw material of one version (base64) of a key created with --exportable')
+    .argument('<key>')
+    .option('--version <n>', 'backing version (default: primary)')
+    .option('-o, --output <path>', 'write the raw 32 bytes to this file (mode 0600) instead')
+    .option('--force', 'overwrite an existing output file')
+    .action(lazy(keysModule, 'exportMaterial'));
+  keys
+    .command('export-public')
+    .description("Print an RSA key's public key (PEM), for encrypting with raw-rsa: where the keystore is not")
+    .argument('<key>')
+    .option('--version <n>', 'backing version (default: primary)')
+    .action(lazy(keysModule, 'exportPublic'));
+  keys
+    .command('import')
+    .description('Import 256-bit material into a key of origin EXTERNAL: its first material, or a new primary version')
+    .argument('<key>')
+    .argument('<file>', 'raw, hex or base64 key material')
+    .action(lazy(keysModule, 'importMaterial'));
+
+  program
+    .command('audit')
+    .summary('show or verify the audit log of the local keystore')
+    .option('--verify', 'check the hash chain; exit 5 naming the first bad line')
+    .option('--json', 'print the entries as JSON lines')
+    .action(lazy(() => import('./commands/audit.js'), 'run'));
+
+  const keystore = program.command('keystore').summary('protect the local keystore with a passphrase');
+  const keystoreModule = () => import('./commands/keystore.js');
+  keystore.command('info').description('Where the keystore is, how it is protected, how many keys').option('--json', 'print JSON').action(lazy(keystoreModule, 'info'));
+  keystore
+    .command('protect')
+    .description('Encrypt the keystore at rest under a passphrase (new passphrase: $ENVELOPE_NEW_PASSPHRASE or a prompt)')
+    .action(lazy(keystoreModule, 'protect'));
+  keystore.command('unprotect').description('Remove the passphrase: key material is then protected by file permissions only').action(lazy(keystoreModule, 'unprotect'));
+  keystore
+    .command('change-passphrase')
+    .description('Replace the passphrase (new passphrase: $ENVELOPE_NEW_PASSPHRASE or a prompt)')
+    .action(lazy(keystoreModule, 'changePassphrase'));
+
+  return program;
+}

@@ -1,0 +1,149 @@
+// The audit log: one JSON line per keystore operation, hash-chained.
+//
+//   audit.log    {"time","operation","keyId","version","contextKeys","outcome",
+//                 "error","user","pid","prev","hash"}\n  …
+//   audit.head   {"hash": hash of the newest line}
+//
+// hash = SHA-256(prev || the line's JSON without "hash"), prev of the first line
+// is 64 zeros. Editing or deleting a line breaks the chain; cutting lines off the
+// end leaves audit.head pointing at a hash that is no longer there. The log never
+// holds plaintext, keys or passphrases: only key ids, versions and context KEYS.
+
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import { IntegrityError, ioError } from '../errors.js';
+import { FILE_MODE, readFileIfExists, writeFileDurably } from './files.js';
+
+export interface AuditEvent {
+  readonly operation: string;
+  readonly keyId?: string;
+  readonly version?: number;
+  readonly contextKeys?: readonly string[];
+  readonly outcome: 'success' | 'failure';
+  /** The stable error code of a failure (errors.ts), never its message. */
+  readonly error?: string;
+}
+
+export interface AuditRecord extends AuditEvent {
+  readonly time: string;
+  readonly user: string;
+  readonly pid: number;
+  readonly prev: string;
+  readonly hash: string;
+}
+
+const GENESIS = '0'.repeat(64);
+const TAIL_BYTES = 64 * 1024;
+
+function currentUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return `uid:${process.getuid?.() ?? '?'}`;
+  }
+}
+
+function hashLine(prev: string, body: string): string {
+  return createHash('sha256').update(prev).update(body).digest('hex');
+}
+
+export class AuditLog {
+  readonly logPath: string;
+  readonly headPath: string;
+
+  constructor(dir: string) {
+    this.logPath = join(dir, 'audit.log');
+    this.headPath = join(dir, 'audit.head');
+  }
+
+  /** Appends events; the caller holds the keystore lock. */
+  async append(events: readonly AuditEvent[], now: Date): Promise<void> {
+    if (events.length === 0) return;
+    let prev = await this.lastHash();
+    let text = '';
+    for (const event of events) {
+      const entry = { time: now.toISOString(), ...event, user: currentUser(), pid: process.pid, prev };
+      const body = JSON.stringify(entry);
+      prev = hashLine(prev, body);
+      text += `${JSON.stringify({ ...entry, hash: prev })}\n`;
+    }
+    const handle = await open(this.logPath, 'a', FILE_MODE).catch((e) => {
+      throw ioError(e, 'write', this.logPath);
+    });
+    try {
+      await handle.write(text);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await writeFileDurably(this.headPath, JSON.stringify({ hash: prev }));
+  }
+
+  private async lastHash(): Promise<string> {
+    const handle = await open(this.logPath, 'r').catch(() => undefined);
+    if (!handle) return GENESIS;
+    try {
+      const { size } = await handle.stat();
+      if (size === 0) return GENESIS;
+      const length = Math.min(size, TAIL_BYTES);
+      const buffer = Buffer.alloc(length);
+      await handle.read(buffer, 0, length, size - length);
+      const lines = buffer.toString('utf8').trimEnd().split('\n');
+      const last = JSON.parse(lines[lines.length - 1] ?? '{}') as Partial<AuditRecord>;
+      return typeof last.hash === 'string' ? last.hash : GENESIS;
+    } catch {
+      return GENESIS;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async read(): Promise<AuditRecord[]> {
+    const text = (await readFileIfExists(this.logPath))?.toString('utf8') ?? '';
+    return text
+      .split('\n')
+      .filter((l) => l.length > 0)
+      .map((l, i) => {
+        try {
+          return JSON.parse(l) as AuditRecord;
+        } catch {
+          throw new IntegrityError(`audit log line ${i + 1} is not valid JSON`);
+        }
+      });
+  }
+
+  /** Checks the chain; throws IntegrityError naming the first bad line. Returns the line count. */
+  async verify(): Promise<number> {
+    const text = (await readFileIfExists(this.logPath))?.toString('utf8') ?? '';
+    const lines = text.split('\n');
+    if (lines[lines.length - 1] === '') lines.pop();
+    let prev = GENESIS;
+    const hashes: string[] = [];
+    lines.forEach((line, i) => {
+      let record: Partial<AuditRecord>;
+      try {
+        record = JSON.parse(line) as Partial<AuditRecord>;
+      } catch {
+        throw new IntegrityError(`audit log line ${i + 1} is not valid JSON`);
+      }
+      const { hash, ...entry } = record;
+      if (record.prev !== prev) throw new IntegrityError(`audit log line ${i + 1} does not follow line ${i}: a line was removed or changed`);
+      if (hash !== hashLine(prev, JSON.stringify(entry))) throw new IntegrityError(`audit log line ${i + 1} was altered`);
+      prev = hash;
+      hashes.push(hash);
+    });
+    const head = await readFileIfExists(this.headPath);
+    if (head) {
+      const headHash = (JSON.parse(head.toString('utf8')) as { hash?: string }).hash;
+      // The newest line, or the one before it if a process died between appending and updating the head.
+      if (!hashes.slice(-2).includes(headHash ?? '')) {
+        throw new IntegrityError(`audit log ends at line ${lines.length}, but lines after it were removed`);
+      }
+    } else if (lines.length > 0) {
+      throw new IntegrityError('audit log head (audit.head) is missing');
+    }
+    return lines.length;
+  }
+}

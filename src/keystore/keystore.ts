@@ -1,0 +1,366 @@
+// The local keystore: a small KMS in one directory (DESIGN §3).
+//
+//   <dir>/keystore.json   keys, aliases, protection (schema.ts)        0600
+//   <dir>/audit.log       hash-chained operation log (audit.ts)       0600
+//   <dir>/audit.head      the newest audit hash                       0600
+//   <dir>/keystore.lock   present while a process updates the store   0600
+//
+// Reads need no lock: keystore.json is only ever replaced by rename. Every
+// update takes the lock, re-reads the file, applies one change, writes it
+// durably and appends its audit events before letting go.
+
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { EnvelopeError, KeyAccessError, NoKeyError } from '../errors.js';
+import type { EncryptionContext } from '../format/encryption-context.js';
+import { AuditLog, type AuditEvent } from './audit.js';
+import { assertPrivate, ensureDirectory, readFileIfExists, writeFileDurably } from './files.js';
+import { findKey, keyArn } from './key-ref.js';
+import { acquireLock } from './lock.js';
+import { generateMaterial, type NewMaterial, sealVersion, unsealVersion } from './material.js';
+import { checkPolicy } from './policy.js';
+import { DEFAULT_SCRYPT, newStoreKey, protect, unlock } from './protection.js';
+import { isRotationDue, nextRotationDate } from './rotation.js';
+import {
+  DEFAULT_POLICY,
+  type KeyRecord,
+  type KeySpec,
+  type KeyVersion,
+  type Operation,
+  type Origin,
+  parseStoreFile,
+  type StoreFile,
+} from './schema.js';
+
+type Draft<T> = T extends readonly (infer U)[] ? Draft<U>[] : T extends object ? { -readonly [K in keyof T]: Draft<T[K]> } : T;
+export type DraftStore = Draft<StoreFile>;
+export type DraftKey = Draft<KeyRecord>;
+
+export interface PassphraseSource {
+  /** A passphrase given without asking (environment, fd, file), or undefined. */
+  given(): Promise<string | undefined>;
+  /** A passphrase from wherever it can come, prompting on a terminal if need be. */
+  ask(): Promise<string>;
+}
+
+export interface KeystoreOptions {
+  readonly dir: string;
+  readonly allowInsecurePermissions?: boolean;
+  readonly passphrase?: PassphraseSource;
+  readonly now?: () => Date;
+  readonly scryptCost?: { N: number; r: number; p: number };
+  readonly onWarning?: (message: string) => void;
+}
+
+/** Key material ready for one operation; the caller zeroes `secret`. */
+export interface KeyInUse {
+  readonly record: KeyRecord;
+  readonly version: KeyVersion;
+  readonly secret: Buffer;
+}
+
+export interface CreateKeyRequest {
+  readonly spec: KeySpec;
+  readonly description?: string;
+  readonly tags?: Record<string, string>;
+  readonly alias?: string;
+  readonly exportable?: boolean;
+  /** Imported material; with `pendingImport`, the key waits for it (KMS Origin EXTERNAL). */
+  readonly material?: NewMaterial;
+  readonly pendingImport?: boolean;
+  readonly rotationPeriodDays?: number;
+}
+
+export class Keystore {
+  readonly dir: string;
+  readonly audit: AuditLog;
+  private readonly file: string;
+  private readonly lockPath: string;
+  private readonly now: () => Date;
+  private storeKey: Buffer | undefined;
+
+  constructor(private readonly options: KeystoreOptions) {
+    this.dir = options.dir;
+    this.file = join(this.dir, 'keystore.json');
+    this.lockPath = join(this.dir, 'keystore.lock');
+    this.audit = new AuditLog(this.dir);
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /** The keystore as it is now; undefined when it has not been created yet. */
+  async read(): Promise<StoreFile | undefined> {
+    const text = await readFileIfExists(this.file);
+    if (text === undefined) return undefined;
+    await assertPrivate([this.dir, this.file], !!this.options.allowInsecurePermissions);
+    return parseStoreFile(text.toString('utf8'), this.file);
+  }
+
+  async key(ref: string): Promise<{ store: StoreFile; record: KeyRecord }> {
+    const store = await this.read();
+    return { store: store!, record: findKey(store, ref) };
+  }
+
+  /**
+   * Applies one change under the lock. `change` edits a fresh copy of the store
+   * and returns its result and audit events; the store is written only if
+   * `change` returns without throwing. Expired deletions are carried out first.
+   */
+  async update<T>(change: (draft: DraftStore, storeKey: () => Promise<Buffer>) => Promise<{ result: T; audit: AuditEvent[] }>): Promise<T> {
+    await ensureDirectory(this.dir);
+    await assertPrivate([this.dir], !!this.options.allowInsecurePermissions);
+    const lock = await acquireLock(this.lockPath);
+    try {
+      const current = (await this.read()) ?? (await this.create());
+      const draft = structuredClone(current) as DraftStore;
+      const purged = await this.purgeExpired(draft);
+      const { result, audit } = await change(draft, () => this.unlockStore(draft));
+      await writeFileDurably(this.file, `${JSON.stringify(draft, null, 2)}\n`);
+      await this.audit.append([...purged, ...audit], this.now());
+      return result;
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /** Records events that changed nothing in the store (uses, refusals). */
+  async record(events: AuditEvent[]): Promise<void> {
+    await ensureDirectory(this.dir);
+    const lock = await acquireLock(this.lockPath);
+    try {
+      await this.audit.append(events, this.now());
+    } finally {
+      await lock.release();
+    }
+  }
+
+  private async create(): Promise<StoreFile> {
+    const keystoreId = randomUUID();
+    const storeKey = newStoreKey();
+    const passphrase = await this.options.passphrase?.given();
+    this.storeKey = storeKey;
+    return {
+      format: 'envelope-keystore',
+      version: 1,
+      keystoreId,
+      created: this.now().toISOString(),
+      protection: await protect(keystoreId, storeKey, passphrase, this.options.scryptCost ?? DEFAULT_SCRYPT),
+      keys: {},
+      aliases: {},
+    };
+  }
+
+  async unlockStore(store: Pick<StoreFile, 'keystoreId' | 'protection'>): Promise<Buffer> {
+    if (this.storeKey) return this.storeKey;
+    const ask = async () => {
+      if (!this.options.passphrase) throw new KeyAccessError('the keystore is protected by a passphrase and none was given');
+      return this.options.passphrase.ask();
+    };
+    this.storeKey = await unlock(store.keystoreId, store.protection, ask);
+    return this.storeKey;
+  }
+
+  /** Re-protects the store key: with a new passphrase, or none. */
+  async setPassphrase(passphrase: string | undefined): Promise<void> {
+    await this.update(async (draft, storeKey) => {
+      const key = await storeKey();
+      draft.protection = (await protect(draft.keystoreId, key, passphrase, this.options.scryptCost ?? DEFAULT_SCRYPT)) as DraftStore['protection'];
+      return { result: undefined, audit: [{ operation: passphrase ? 'protect-keystore' : 'unprotect-keystore', outcome: 'success' }] };
+    });
+  }
+
+  /** Forgets the unlocked store key. */
+  close(): void {
+    this.storeKey?.fill(0);
+    this.storeKey = undefined;
+  }
+
+  async createKey(request: CreateKeyRequest): Promise<KeyRecord> {
+    return this.update(async (draft, storeKey) => {
+      if (request.alias && draft.aliases[request.alias]) throw aliasTaken(request.alias);
+      const now = this.now();
+      const keyId = randomUUID();
+      const ids = { keystoreId: draft.keystoreId, keyId, spec: request.spec };
+      const origin: Origin = request.material || request.pendingImport ? 'EXTERNAL' : 'ENVELOPE';
+      const versions: KeyVersion[] = [];
+      if (!request.pendingImport) {
+        const material = request.material ?? generateMaterial(request.spec);
+        try {
+          versions.push(sealVersion(await storeKey(), ids, 1, material, origin, now));
+        } finally {
+          material.secret.fill(0);
+        }
+      }
+      const period = request.rotationPeriodDays;
+      const record: KeyRecord = {
+        KeyId: keyId,
+        Arn: keyArn(draft.keystoreId, keyId),
+        Description: request.description ?? '',
+        Tags: request.tags ?? {},
+        CreationDate: now.toISOString(),
+        KeySpec: request.spec,
+        KeyUsage: 'ENCRYPT_DECRYPT',
+        Origin: origin,
+        KeyState: request.pendingImport ? 'PendingImport' : 'Enabled',
+        Exportable: !!request.exportable,
+        Rotation: period
+          ? { Enabled: true, PeriodDays: period, NextRotationDate: nextRotationDate(now, period) }
+          : { Enabled: false, PeriodDays: 365 },
+        PrimaryVersion: request.pendingImport ? 0 : 1,
+        Versions: versions,
+        Policy: DEFAULT_POLICY,
+      };
+      draft.keys[keyId] = record as DraftKey;
+      if (request.alias) draft.aliases[request.alias] = keyId;
+      return { result: record, audit: [{ operation: 'create-key', keyId, version: record.PrimaryVersion, outcome: 'success' }] };
+    });
+  }
+
+  /**
+   * Edits one key under the lock. `operation` is checked against the key's
+   * policy (and `states` against its state) before `edit` runs.
+   */
+  async editKey<T>(
+    ref: string,
+    operation: { name: string; policy: Operation; states?: readonly KeyRecord['KeyState'][] },
+    edit: (key: DraftKey, draft: DraftStore, storeKey: () => Promise<Buffer>) => Promise<T> | T,
+  ): Promise<T> {
+    try {
+      return await this.update(async (draft, storeKey) => {
+        const key = findKey(draft as StoreFile, ref) as DraftKey;
+        if (operation.states && !operation.states.includes(key.KeyState)) throw wrongState(key as KeyRecord, operation.name);
+        checkPolicy(key as KeyRecord, operation.policy, undefined);
+        const result = await edit(key, draft, storeKey);
+        return { result, audit: [{ operation: operation.name, keyId: key.KeyId, version: key.PrimaryVersion, outcome: 'success' }] };
+      });
+    } catch (e) {
+      await this.recordFailure(operation.name, ref, e);
+      throw e;
+    }
+  }
+
+  /**
+   * Material of the primary version for wrapping a new data key. Rotates first
+   * when automatic rotation is due (lazily, on first use past the date).
+   */
+  async useForEncrypt(
+    ref: string,
+    operation: Operation,
+    context: EncryptionContext,
+    { needSecret = true }: { needSecret?: boolean } = {},
+  ): Promise<KeyInUse> {
+    let { store, record } = await this.key(ref);
+    try {
+      assertUsable(record, operation);
+      checkPolicy(record, operation, context);
+      if (isRotationDue(record, this.now())) {
+        await this.editKey(record.KeyId, { name: 'rotate-key', policy: 'rotate' }, (key, draft, storeKey) =>
+          rotateDraft(draft, key, storeKey, this.now()),
+        );
+        ({ store, record } = await this.key(record.KeyId));
+      }
+      const version = record.Versions.find((v) => v.Version === record.PrimaryVersion);
+      if (!version) throw new NoKeyError(`key ${record.KeyId} has no primary version`, []);
+      const secret = !needSecret ? Buffer.alloc(0) : unsealVersion(await this.unlockStore(store), { keystoreId: store.keystoreId, keyId: record.KeyId, spec: record.KeySpec }, version);
+      await this.record([{ operation, keyId: record.KeyId, version: version.Version, contextKeys: Object.keys(context), outcome: 'success' }]);
+      return { record, version, secret };
+    } catch (e) {
+      await this.recordFailure(operation, record.KeyId, e, context);
+      throw e;
+    }
+  }
+
+  /** Material of one version, for unwrapping what it wrapped. */
+  async useForDecrypt(keyId: string, versionNumber: number, operation: Operation, context: EncryptionContext): Promise<KeyInUse> {
+    const { store, record } = await this.key(keyId);
+    try {
+      assertUsable(record, operation);
+      checkPolicy(record, operation, context);
+      const version = record.Versions.find((v) => v.Version === versionNumber);
+      if (!version) throw new NoKeyError(`key ${keyId} has no version ${versionNumber}`, []);
+      const secret = unsealVersion(await this.unlockStore(store), { keystoreId: store.keystoreId, keyId, spec: record.KeySpec }, version);
+      await this.record([{ operation, keyId, version: versionNumber, contextKeys: Object.keys(context), outcome: 'success' }]);
+      return { record, version, secret };
+    } catch (e) {
+      await this.recordFailure(operation, keyId, e, context);
+      throw e;
+    }
+  }
+
+  private async recordFailure(operation: string, keyRef: string, error: unknown, context?: EncryptionContext): Promise<void> {
+    if (!(error instanceof EnvelopeError) || error.code === 'usage') return;
+    const store = await this.read().catch(() => undefined);
+    if (!store) return;
+    let keyId: string | undefined;
+    try {
+      keyId = findKey(store, keyRef).KeyId;
+    } catch {
+      keyId = undefined;
+    }
+    await this.record([
+      {
+        operation,
+        ...(keyId ? { keyId } : {}),
+        ...(context ? { contextKeys: Object.keys(context) } : {}),
+        outcome: 'failure',
+        error: error.code,
+      },
+    ]).catch(() => undefined);
+  }
+
+  /** Destroys the material of keys whose deletion date has passed (KMS semantics). */
+  private async purgeExpired(draft: DraftStore): Promise<AuditEvent[]> {
+    const now = this.now();
+    const events: AuditEvent[] = [];
+    for (const key of Object.values(draft.keys)) {
+      if (key.KeyState !== 'PendingDeletion' || !key.DeletionDate || new Date(key.DeletionDate) > now) continue;
+      const wrapped = (await this.audit.read().catch(() => []))
+        .filter((r) => r.keyId === key.KeyId && r.outcome === 'success' && (r.operation === 'encrypt' || r.operation === 'generate-data-key'))
+        .length;
+      this.options.onWarning?.(
+        `key ${key.KeyId} reached its deletion date and was destroyed; ${wrapped} message${wrapped === 1 ? '' : 's'} wrapped under it can no longer be decrypted`,
+      );
+      delete draft.keys[key.KeyId];
+      for (const [alias, id] of Object.entries(draft.aliases)) if (id === key.KeyId) delete draft.aliases[alias];
+      events.push({ operation: 'delete-key-material', keyId: key.KeyId, outcome: 'success' });
+    }
+    return events;
+  }
+}
+
+/** Adds a new primary backing version to a key (rotation). */
+export async function rotateDraft(draft: DraftStore, key: DraftKey, storeKey: () => Promise<Buffer>, now: Date): Promise<number> {
+  const version = Math.max(0, ...key.Versions.map((v) => v.Version)) + 1;
+  const material = generateMaterial(key.KeySpec);
+  try {
+    key.Versions.push(sealVersion(await storeKey(), { keystoreId: draft.keystoreId, keyId: key.KeyId, spec: key.KeySpec }, version, material, 'ENVELOPE', now) as Draft<KeyVersion>);
+  } finally {
+    material.secret.fill(0);
+  }
+  key.PrimaryVersion = version;
+  if (key.Rotation.Enabled) key.Rotation.NextRotationDate = nextRotationDate(now, key.Rotation.PeriodDays);
+  return version;
+}
+
+function assertUsable(record: KeyRecord, operation: string): void {
+  if (record.KeyState !== 'Enabled') throw wrongState(record, operation);
+}
+
+export function wrongState(record: KeyRecord, operation: string): KeyAccessError {
+  const hints: Record<KeyRecord['KeyState'], string> = {
+    Enabled: '',
+    Disabled: `enable it with: envelope keys enable ${record.KeyId}`,
+    PendingDeletion: `it will be destroyed on ${record.DeletionDate}; keep it with: envelope keys cancel-deletion ${record.KeyId}`,
+    PendingImport: `import its material with: envelope keys import ${record.KeyId} FILE`,
+  };
+  return new KeyAccessError(`key ${record.KeyId} is ${stateWords(record.KeyState)}: ${operation} refused`, {
+    hints: [hints[record.KeyState]].filter(Boolean),
+  });
+}
+
+function stateWords(state: KeyRecord['KeyState']): string {
+  return { Enabled: 'enabled', Disabled: 'disabled', PendingDeletion: 'pending deletion', PendingImport: 'pending import' }[state];
+}
+
+export function aliasTaken(alias: string): EnvelopeError {
+  return new KeyAccessError(`alias ${alias} already names a key`, { hints: ['pick another name, or move it with: envelope keys alias'] });
+}
