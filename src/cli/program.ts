@@ -200,6 +200,65 @@ export function buildProgram(): Command {
     .argument('<file>', 'raw, hex or base64 key material')
     .action(lazy(keysModule, 'importMaterial'));
 
+  const kms = program
+    .command('kms')
+    .summary('the AWS KMS primitives on local keys: encrypt, decrypt, re-encrypt, generate-data-key, …')
+    .description(
+      'Shaped like `aws kms`. Output: the response as JSON with base64 blobs (--output json, the default), ' +
+        'the main value in base64 (--output text; generate-data-key prints blob TAB plaintext), or its raw bytes (--output binary). ' +
+        'Inputs are fileb://PATH, a path, or stdin (-); a blob may be binary or base64. ' +
+        'Encrypt takes at most 4096 bytes, as KMS. Symmetric (AES_256) local keys only.',
+    );
+  const kmsModule = () => import('./commands/kms.js');
+  const outputOption = () => new Option('--output <format>', 'json, text or binary').choices(['json', 'text', 'binary']).default('json');
+  const CONTEXT_HELP = 'encryption context pair (repeatable)';
+  kms
+    .command('encrypt')
+    .description('Encrypt up to 4096 bytes under a key into a ciphertext blob')
+    .option('--key-id <key>', 'the key')
+    .option('--plaintext <source>', 'fileb://PATH, PATH or - (stdin, the default)')
+    .option('-c, --encryption-context <key=value>', CONTEXT_HELP, collect, [])
+    .addOption(outputOption())
+    .action(lazy(kmsModule, 'encrypt'));
+  kms
+    .command('decrypt')
+    .description('Decrypt a ciphertext blob; the blob names its key')
+    .option('--ciphertext-blob <source>', 'fileb://PATH, PATH or - (stdin, the default)')
+    .option('--key-id <key>', 'refuse unless the blob was made by this key')
+    .option('-c, --encryption-context <key=value>', CONTEXT_HELP, collect, [])
+    .addOption(outputOption())
+    .action(lazy(kmsModule, 'decrypt'));
+  kms
+    .command('re-encrypt')
+    .description('Decrypt a blob and encrypt its plaintext under another key, without printing it')
+    .option('--ciphertext-blob <source>', 'fileb://PATH, PATH or - (stdin, the default)')
+    .option('--source-key-id <key>', 'refuse unless the blob was made by this key')
+    .option('--destination-key-id <key>', 'the new key')
+    .option('--source-encryption-context <key=value>', CONTEXT_HELP, collect, [])
+    .option('--destination-encryption-context <key=value>', CONTEXT_HELP, collect, [])
+    .addOption(outputOption())
+    .action(lazy(kmsModule, 'reEncrypt'));
+  for (const [name, fn, what] of [
+    ['generate-data-key', 'generateDataKey', 'a data key: its plaintext and a blob of it'],
+    ['generate-data-key-without-plaintext', 'generateDataKeyWithoutPlaintext', 'a data key as a blob only'],
+  ] as const) {
+    kms
+      .command(name)
+      .description(`Generate ${what}`)
+      .option('--key-id <key>', 'the key')
+      .addOption(new Option('--key-spec <spec>', 'AES_256 (default) or AES_128').choices(['AES_256', 'AES_128']))
+      .option('--number-of-bytes <n>', 'length of the data key, 1-1024')
+      .option('-c, --encryption-context <key=value>', CONTEXT_HELP, collect, [])
+      .addOption(outputOption())
+      .action(lazy(kmsModule, fn));
+  }
+  kms
+    .command('generate-random')
+    .description('Random bytes from the CSPRNG')
+    .option('--number-of-bytes <n>', '1-1024', '32')
+    .addOption(outputOption())
+    .action(lazy(kmsModule, 'generateRandom'));
+
   program
     .command('audit')
     .summary('show or verify the audit log of the local keystore')
