@@ -108,6 +108,27 @@ export function buildProgram(): Command {
     .option('--max-frame-size <size>', 'refuse frames larger than this', '64M')
     .action(lazy(() => import('./commands/inspect.js'), 'run'));
 
+  program
+    .command('re-encrypt')
+    .summary('give messages new master keys without re-encrypting their bodies')
+    .description(
+      'Unwrap the data key once, wrap it under the --to keys, re-authenticate the header and copy the body byte for byte ' +
+        '(a signed message is re-signed after its old signature verifies). --new-data-key decrypts and encrypts everything ' +
+        'instead, upgrading non-committing suites. The old wrapped keys are dropped.',
+    )
+    .argument('[files...]', 'messages; stdin when none or -')
+    .option('--to <key>', 'new master key (repeatable)', collect, [])
+    .option('--from <key>', 'key that may unwrap the current data key (repeatable; local keys are found without it)', collect, [])
+    .option('-o, --output <path>', 'output file, or - for stdout (one input)')
+    .option('--in-place', 'replace each file atomically')
+    .option('--new-data-key', 're-encrypt the body under a fresh data key')
+    .addOption(commitmentOption())
+    .option('--max-encrypted-data-keys <n>', 'refuse messages with more wrapped data keys', '10')
+    .option('--max-frame-size <size>', 'refuse frames larger than this', '64M')
+    .option('--force', 'overwrite an existing output file')
+    .addHelpText('after', `\n${KEY_HELP}\n\nExamples:\n  envelope re-encrypt backups/*.enc --to alias/backups-2027 --in-place\n  envelope re-encrypt old.enc --from raw-aes:file=old.key,namespace=ns,name=k --to alias/new -o new.enc`)
+    .action(lazy(() => import('./commands/re-encrypt.js'), 'run'));
+
   const keysModule = () => import('./commands/keys.js');
 
   program

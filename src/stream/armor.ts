@@ -31,8 +31,14 @@ const WHITESPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
 const BASE64_FIRST = 0x41;
 const BASE64_CHAR = /^[A-Za-z0-9+/=]*$/;
 
-/** Decodes base64 input; passes anything else through for the header parser to judge. */
-export async function* dearmor(input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+/**
+ * Decodes base64 input; passes anything else through for the header parser to
+ * judge. `onForm` learns which it was before the first byte comes out.
+ */
+export async function* dearmor(
+  input: AsyncIterable<Uint8Array>,
+  onForm?: (armored: boolean) => void,
+): AsyncGenerator<Uint8Array> {
   const it = input[Symbol.asyncIterator]();
   let firstByte: number | undefined;
   const head: Uint8Array[] = [];
@@ -43,6 +49,7 @@ export async function* dearmor(input: AsyncIterable<Uint8Array>): AsyncGenerator
     firstByte = next.value.find((b) => !WHITESPACE.has(b));
   }
   const rest = { [Symbol.asyncIterator]: () => it };
+  onForm?.(firstByte === BASE64_FIRST);
   if (firstByte !== BASE64_FIRST) {
     yield* head;
     yield* rest;

@@ -80,19 +80,21 @@ export class ByteReader {
     return out;
   }
 
-  /** Consumes n bytes without keeping them (no copy, no allocation). */
-  async skip(n: number, what: string): Promise<void> {
+  /** Consumes n bytes, yielding them as views of the buffered chunks (no copy). */
+  async *pass(n: number, what: string): AsyncGenerator<Buffer> {
     let left = n;
     while (left > 0) {
       if (!(await this.fill(1))) throw new IntegrityError(`message is truncated (it ends inside the ${what})`);
       const c = this.chunks[0]!;
       const take = Math.min(c.length, left);
-      this.observer?.(c.subarray(0, take));
+      const piece = c.subarray(0, take);
       if (take === c.length) this.chunks.shift();
       else this.chunks[0] = c.subarray(take);
       this.buffered -= take;
       this.position += take;
       left -= take;
+      this.observer?.(piece);
+      yield piece;
     }
   }
 

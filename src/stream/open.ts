@@ -7,10 +7,11 @@
 import { createDecipheriv } from 'node:crypto';
 import { FormatError, IntegrityError } from '../errors.js';
 import { ContentType, FINAL_FRAME_MARKER, IV_LENGTH, MAX_FRAMES, MAX_NON_FRAMED_LENGTH, TAG_LENGTH } from '../format/constants.js';
-import { MAX_SIGNATURE_LENGTH, type Verifier } from '../format/footer.js';
+import type { Verifier } from '../format/footer.js';
 import { type BodyAadKind, bodyAad } from '../format/frame.js';
 import type { AlgorithmSuite } from '../format/suites.js';
 import type { ByteReader } from './byte-reader.js';
+import { assertEnd, readSignature } from './walk.js';
 
 export interface OpenParams {
   readonly suite: AlgorithmSuite;
@@ -54,11 +55,9 @@ export async function* openBody(reader: ByteReader, p: OpenParams): AsyncGenerat
   const last = p.contentType === ContentType.Framed ? yield* openFrames(reader, p) : await openNonFramed(reader, p);
   if (p.verifier) {
     reader.observer = undefined;
-    const length = await reader.u16('footer');
-    if (length > MAX_SIGNATURE_LENGTH) throw new IntegrityError(`footer claims a ${length}-byte signature`);
-    p.verifier.verify(await reader.read(length, 'signature'));
+    p.verifier.verify(await readSignature(reader));
   }
-  if (!(await reader.atEnd())) throw new IntegrityError('unexpected data after the end of the message');
+  await assertEnd(reader);
   yield last;
 }
 

@@ -1,0 +1,91 @@
+import { reEncrypt, reEncryptWithNewDataKey } from '../../core/re-encrypt.js';
+import { EnvelopeError, UsageError } from '../../errors.js';
+import { LocalKeyring } from '../../keyring/local.js';
+import { isLocalSpecifier, openKeyrings } from '../../keyring/registry.js';
+import { armor, dearmor } from '../../stream/armor.js';
+import { isStdio, openInput } from '../input.js';
+import { type KeystoreFlags, openKeystore } from '../keystore-options.js';
+import { parseCommitmentPolicy, parseCount, parseSize } from '../options.js';
+import { assertNotSameFile, refuseExisting, writeFileAtomically, writeStdout } from '../output.js';
+import { note } from '../terminal.js';
+
+interface ReEncryptFlags extends KeystoreFlags {
+  to: string[];
+  from: string[];
+  output?: string;
+  inPlace?: boolean;
+  newDataKey?: boolean;
+  commitmentPolicy: string;
+  maxEncryptedDataKeys: string;
+  maxFrameSize: string;
+  force?: boolean;
+}
+
+export async function run(files: string[], flags: ReEncryptFlags): Promise<void> {
+  if (flags.to.length === 0) throw new UsageError('re-encrypt needs the new keys: --to KEY');
+  if (flags.inPlace && flags.output) throw new UsageError('--in-place and -o conflict');
+  if (flags.inPlace && files.length === 0) throw new UsageError('--in-place needs files');
+  if (files.length > 1 && !flags.inPlace) throw new UsageError('several files need --in-place');
+  if (files.length === 1 && !flags.inPlace && !flags.output) {
+    throw new UsageError('say where the result goes: -o OUT (or -o - for stdout), or --in-place');
+  }
+  const commitmentPolicy = parseCommitmentPolicy(flags.commitmentPolicy);
+  const limits = {
+    maxEncryptedDataKeys: parseCount('--max-encrypted-data-keys', flags.maxEncryptedDataKeys, 1, 65535),
+    maxFrameLength: parseSize('--max-frame-size', flags.maxFrameSize),
+  };
+  const keystore = openKeystore(flags);
+  const env = { keystore: () => keystore };
+  const to = await openKeyrings(flags.to, env);
+  const from = await openKeyrings(flags.from, env);
+  if (!flags.from.some(isLocalSpecifier)) from.push(LocalKeyring.anyKey(keystore));
+  const run = flags.newDataKey ? reEncryptWithNewDataKey : reEncrypt;
+  const options = { from, to, commitmentPolicy, limits };
+
+  if (files.length === 0 || (files.length === 1 && isStdio(files[0]))) {
+    const message = run(dearmor(await openInput(undefined)), options);
+    if (!flags.output || flags.output === '-') return writeStdout(message, true);
+    await refuseExisting(flags.output, !!flags.force);
+    return writeFileAtomically(flags.output, message, { force: !!flags.force, mode: 0o644 });
+  }
+  let failed = 0;
+  let firstError: EnvelopeError | undefined;
+  for (const file of files) {
+    const output = flags.inPlace ? file : flags.output!;
+    try {
+      if (!flags.inPlace) {
+        if (output !== '-') {
+          await assertNotSameFile(file, output);
+          await refuseExisting(output, !!flags.force);
+        }
+      }
+      // In place, a base64 message stays base64 (it may live in a CI variable or YAML).
+      let armored = false;
+      const message = run(dearmor(await openInput(file), (a) => (armored = a)), options);
+      const bytes = flags.inPlace ? armorLike(message, () => armored) : message;
+      if (output === '-') await writeStdout(bytes, true);
+      else await writeFileAtomically(output, bytes, { force: !!flags.inPlace || !!flags.force, mode: 0o644 });
+    } catch (e) {
+      if (files.length === 1 || !(e instanceof EnvelopeError)) throw e;
+      failed++;
+      firstError ??= e;
+      note(`envelope: ${file}: ${e.message}`);
+    }
+  }
+  if (firstError) {
+    // The exit status is the first failure's; the message counts them all.
+    const Kind = firstError.constructor as new (message: string, options?: { hints?: string[] }) => EnvelopeError;
+    throw new Kind(`${failed} of ${files.length} files were not re-encrypted`, { hints: [`first: ${firstError.message}`] });
+  }
+}
+
+/** Armors the output if the input turned out to be armored (known once the first bytes are read). */
+async function* armorLike(message: AsyncIterable<Uint8Array>, armored: () => boolean): AsyncGenerator<Uint8Array> {
+  const it = message[Symbol.asyncIterator]();
+  const first = await it.next();
+  const all = (async function* () {
+    if (!first.done) yield first.value;
+    yield* { [Symbol.asyncIterator]: () => it };
+  })();
+  yield* armored() ? armor(all) : all;
+}
