@@ -78,15 +78,14 @@ export class LocalKeyring implements Keyring {
   private async wrapAs(dataKey: Uint8Array, request: DataKeyRequest, operation: Operation): Promise<EncryptedDataKey> {
     if (!this.keyId) throw new Error('the any-key local keyring cannot encrypt');
     const { record } = await this.keystore.key(this.keyId);
-    // An RSA key wraps with its public half: no passphrase needed to encrypt.
-    const use = await this.keystore.useForEncrypt(this.keyId, operation, request.context, {
-      needSecret: record.KeySpec === 'AES_256',
-    });
-    try {
-      return await versionKeyring(use.record, use.version, use.secret).wrap(dataKey, request);
-    } finally {
-      use.secret.fill(0);
-    }
+    return this.keystore.withKeyForEncrypt(
+      this.keyId,
+      operation,
+      request.context,
+      (use) => versionKeyring(use.record, use.version, use.secret).wrap(dataKey, request),
+      // An RSA key wraps with its public half: no passphrase needed to encrypt.
+      { needSecret: record.KeySpec === 'AES_256' },
+    );
   }
 
   claims(edk: EncryptedDataKey): boolean {
@@ -96,11 +95,8 @@ export class LocalKeyring implements Keyring {
 
   async unwrap(edk: EncryptedDataKey, request: DataKeyRequest): Promise<Uint8Array> {
     const name = localKeyName(edk)!;
-    const use = await this.keystore.useForDecrypt(name.keyId, name.version, 'decrypt', request.context);
-    try {
-      return await versionKeyring(use.record, use.version, use.secret).unwrap(edk, request);
-    } finally {
-      use.secret.fill(0);
-    }
+    return this.keystore.withKeyForDecrypt(name.keyId, name.version, 'decrypt', request.context, (use) =>
+      versionKeyring(use.record, use.version, use.secret).unwrap(edk, request),
+    );
   }
 }

@@ -239,17 +239,20 @@ export class Keystore {
   }
 
   /**
-   * Material of the primary version for wrapping a new data key. Rotates first
-   * when automatic rotation is due (lazily, on first use past the date).
+   * Runs `use` with the material of the key's primary version, for wrapping a
+   * new data key. Rotates first when automatic rotation is due (lazily, on
+   * first use past the date). The outcome of `use` is what the audit log
+   * records; the material is zeroed afterwards.
    */
-  async useForEncrypt(
+  async withKeyForEncrypt<T>(
     ref: string,
     operation: Operation,
     context: EncryptionContext,
+    use: (key: KeyInUse) => Promise<T> | T,
     { needSecret = true }: { needSecret?: boolean } = {},
-  ): Promise<KeyInUse> {
+  ): Promise<T> {
     let { store, record } = await this.key(ref);
-    try {
+    return this.withAudit(operation, record.KeyId, context, async () => {
       assertUsable(record, operation);
       checkPolicy(record, operation, context);
       if (isRotationDue(record, this.now())) {
@@ -260,28 +263,58 @@ export class Keystore {
       }
       const version = record.Versions.find((v) => v.Version === record.PrimaryVersion);
       if (!version) throw new NoKeyError(`key ${record.KeyId} has no primary version`, []);
-      const secret = !needSecret ? Buffer.alloc(0) : unsealVersion(await this.unlockStore(store), { keystoreId: store.keystoreId, keyId: record.KeyId, spec: record.KeySpec }, version);
-      await this.record([{ operation, keyId: record.KeyId, version: version.Version, contextKeys: Object.keys(context), outcome: 'success' }]);
-      return { record, version, secret };
-    } catch (e) {
-      await this.recordFailure(operation, record.KeyId, e, context);
-      throw e;
-    }
+      const secret = needSecret ? unsealVersion(await this.unlockStore(store), this.ids(store, record), version) : Buffer.alloc(0);
+      try {
+        return { version: version.Version, result: await use({ record, version, secret }) };
+      } finally {
+        secret.fill(0);
+      }
+    });
   }
 
-  /** Material of one version, for unwrapping what it wrapped. */
-  async useForDecrypt(keyId: string, versionNumber: number, operation: Operation, context: EncryptionContext): Promise<KeyInUse> {
+  /** Runs `use` with the material of one version, for unwrapping what it wrapped; audited and zeroed as above. */
+  async withKeyForDecrypt<T>(
+    keyId: string,
+    versionNumber: number,
+    operation: Operation,
+    context: EncryptionContext,
+    use: (key: KeyInUse) => Promise<T> | T,
+  ): Promise<T> {
     const { store, record } = await this.key(keyId);
-    try {
+    return this.withAudit(operation, record.KeyId, context, async () => {
       assertUsable(record, operation);
       checkPolicy(record, operation, context);
       const version = record.Versions.find((v) => v.Version === versionNumber);
       if (!version) throw new NoKeyError(`key ${keyId} has no version ${versionNumber}`, []);
-      const secret = unsealVersion(await this.unlockStore(store), { keystoreId: store.keystoreId, keyId, spec: record.KeySpec }, version);
-      await this.record([{ operation, keyId, version: versionNumber, contextKeys: Object.keys(context), outcome: 'success' }]);
-      return { record, version, secret };
+      const secret = unsealVersion(await this.unlockStore(store), this.ids(store, record), version);
+      try {
+        return { version: versionNumber, result: await use({ record, version, secret }) };
+      } finally {
+        secret.fill(0);
+      }
+    });
+  }
+
+  private ids(store: StoreFile, record: KeyRecord) {
+    return { keystoreId: store.keystoreId, keyId: record.KeyId, spec: record.KeySpec };
+  }
+
+  /** Records one audit line for a use: success with its version, or failure with its error code. */
+  private async withAudit<T>(
+    operation: Operation,
+    keyId: string,
+    context: EncryptionContext,
+    run: () => Promise<{ version: number; result: T }>,
+  ): Promise<T> {
+    const contextKeys = Object.keys(context);
+    try {
+      const { version, result } = await run();
+      await this.record([{ operation, keyId, version, contextKeys, outcome: 'success' }]);
+      return result;
     } catch (e) {
-      await this.recordFailure(operation, keyId, e, context);
+      if (e instanceof EnvelopeError) {
+        await this.record([{ operation, keyId, contextKeys, outcome: 'failure', error: e.code }]).catch(() => undefined);
+      }
       throw e;
     }
   }

@@ -15,21 +15,24 @@ export interface BlobResult {
   readonly keyId: string;
 }
 
-async function sealWith(ks: Keystore, ref: string, plaintext: Uint8Array, context: EncryptionContext, operation: Operation): Promise<BlobResult> {
+async function assertSymmetric(ks: Keystore, ref: string): Promise<void> {
   const { record } = await ks.key(ref);
   if (record.KeySpec !== 'AES_256') {
     throw new UsageError(`key ${record.KeyId} is ${record.KeySpec}: the kms primitives take symmetric keys (AES_256)`);
   }
-  const use = await ks.useForEncrypt(ref, operation, context);
-  try {
-    const ciphertextBlob = sealBlob(use.secret, { keyId: use.record.KeyId, version: use.version.Version }, plaintext, context);
-    return { ciphertextBlob, keyArn: use.record.Arn, keyId: use.record.KeyId };
-  } finally {
-    use.secret.fill(0);
-  }
+}
+
+async function sealWith(ks: Keystore, ref: string, plaintext: Uint8Array, context: EncryptionContext, operation: Operation): Promise<BlobResult> {
+  await assertSymmetric(ks, ref);
+  return ks.withKeyForEncrypt(ref, operation, context, (use) => ({
+    ciphertextBlob: sealBlob(use.secret, { keyId: use.record.KeyId, version: use.version.Version }, plaintext, context),
+    keyArn: use.record.Arn,
+    keyId: use.record.KeyId,
+  }));
 }
 
 export function kmsEncrypt(ks: Keystore, ref: string, plaintext: Uint8Array, context: EncryptionContext): Promise<BlobResult> {
+  if (plaintext.length === 0) throw new UsageError('the plaintext is empty: KMS encrypts 1 to 4096 bytes');
   return sealWith(ks, ref, plaintext, context, 'encrypt');
 }
 
@@ -54,12 +57,11 @@ export async function kmsDecrypt(
       throw new UsageError(`the blob was made by key ${header.keyId}, not ${expectedKey}`);
     }
   }
-  const use = await ks.useForDecrypt(header.keyId, header.version, operation, context);
-  try {
-    return { plaintext: openBlob(use.secret, blob, context), keyArn: use.record.Arn, keyId: use.record.KeyId };
-  } finally {
-    use.secret.fill(0);
-  }
+  return ks.withKeyForDecrypt(header.keyId, header.version, operation, context, (use) => ({
+    plaintext: openBlob(use.secret, blob, context),
+    keyArn: use.record.Arn,
+    keyId: use.record.KeyId,
+  }));
 }
 
 export async function kmsReEncrypt(
@@ -68,6 +70,8 @@ export async function kmsReEncrypt(
   source: { context: EncryptionContext; key?: string },
   destination: { key: string; context: EncryptionContext },
 ): Promise<BlobResult & { sourceKeyArn: string }> {
+  // Check the destination first, so a refusal there does not log a use of the source.
+  await assertSymmetric(ks, destination.key);
   const opened = await kmsDecrypt(ks, blob, source.context, source.key, 're-encrypt');
   try {
     const sealed = await sealWith(ks, destination.key, opened.plaintext, destination.context, 're-encrypt');
