@@ -21,6 +21,8 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
   logLevel: 'warning',
   legalComments: 'none',
+  // cosmiconfig loads config modules with require/import of their own: keep it a real package.
+  external: ['cosmiconfig'],
   // commander is CommonJS: give its require() calls a real require.
   banner: { js: "import { createRequire as __envelopeRequire } from 'node:module'; const require = __envelopeRequire(import.meta.url);" },
   define: { ENVELOPE_VERSION: JSON.stringify(version) },

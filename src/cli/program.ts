@@ -3,6 +3,7 @@
 // start-up parses argv and loads one command.
 
 import { Command, Option } from 'commander';
+import { loadConfig } from './config.js';
 import { EXIT_CODE_HELP } from './exit-codes.js';
 import { collect } from './options.js';
 
@@ -17,19 +18,29 @@ const KEY_HELP = `Keys (-k, repeatable):
                                  RSA key in PEM; a public key encrypts only; P is oaep-sha256
                                  (default), oaep-sha1, oaep-sha384, oaep-sha512 or pkcs1`;
 
+const CONFIG_HELP = `Settings: flags beat the environment, which beats a config file: --config FILE, else the first of
+package.json#envelope, .enveloperc, .enveloperc.json|.yaml|.yml, envelope.config.js|mjs|cjs from the
+working directory up to the home directory. Settings: keys, decryptKeys, keystore, frameSize,
+algorithm, requiredContext.`;
+
 const KEYSTORE_HELP = `Keystore: --keystore DIR, else $ENVELOPE_KEYSTORE, else \${XDG_DATA_HOME:-~/.local/share}/envelope.
 Passphrase of a protected keystore: $ENVELOPE_PASSPHRASE, --passphrase-fd N, --passphrase-file PATH,
 or a prompt on the terminal; never on the command line.`;
 
 type Action = (positionals: string[], flags: never) => Promise<void>;
 
-/** Imports a command's module only when that command runs, and calls `name` in it. */
+/**
+ * Imports a command's module only when that command runs, and calls `name` in
+ * it with the positional arguments and the flags, to which the configuration
+ * file's settings are added as `settings`.
+ */
 function lazy<M>(load: () => Promise<M>, name: keyof M) {
   return async (...args: unknown[]) => {
     const command = args[args.length - 1] as Command;
     const positionals = args.slice(0, -2).flatMap((a) => (a === undefined ? [] : Array.isArray(a) ? a : [a])) as string[];
-    const module = await load();
-    await (module[name] as Action)(positionals, command.optsWithGlobals() as never);
+    const flags = command.optsWithGlobals();
+    const [module, settings] = await Promise.all([load(), loadConfig(flags.config as string | undefined)]);
+    await (module[name] as Action)(positionals, { ...flags, settings } as never);
   };
 }
 
@@ -44,12 +55,13 @@ export function buildProgram(): Command {
     .description('Envelope encryption: AWS Encryption SDK messages under master keys that never leave their home')
     .version(ENVELOPE_VERSION, '-V, --version')
     .option('--debug', 'print stack traces with errors')
+    .option('--config <file>', 'read settings from this file instead of searching for .enveloperc and the like')
     .option('--keystore <dir>', 'the local keystore directory')
     .option('--allow-insecure-permissions', 'use a keystore that group or others can read')
     .option('--passphrase-fd <n>', 'read the keystore passphrase from this file descriptor')
     .option('--passphrase-file <path>', 'read the keystore passphrase from the first line of this file')
     .showHelpAfterError(false)
-    .addHelpText('after', `\n${KEYSTORE_HELP}\n\n${EXIT_CODE_HELP}`)
+    .addHelpText('after', `\n${KEYSTORE_HELP}\n\n${CONFIG_HELP}\n\n${EXIT_CODE_HELP}`)
     .configureOutput({ outputError: () => undefined })
     .exitOverride();
 
@@ -63,7 +75,7 @@ export function buildProgram(): Command {
     .option('-o, --output <path>', 'output file, or - for stdout')
     .option('--sign', 'sign the message with ECDSA P-384 (suite 0x0578)')
     .option('--algorithm <suite>', 'algorithm suite id (0x0478) or ESDK name')
-    .option('--frame-size <size>', 'plaintext bytes per frame, e.g. 64K, 1M', '64K')
+    .option('--frame-size <size>', 'plaintext bytes per frame, e.g. 64K, 1M (default: 64K)')
     .addOption(commitmentOption())
     .option('--armor', 'write base64 text in 76-column lines')
     .option('--force', 'overwrite an existing output file')

@@ -26,7 +26,8 @@ export function decryptedName(file: string): string {
 
 export async function run([file]: string[], flags: DecryptFlags): Promise<void> {
   const commitmentPolicy = parseCommitmentPolicy(flags.commitmentPolicy);
-  const requiredContext = parseContextRequirements(flags.context);
+  const requiredContext = parseContextRequirements(flags.context.length > 0 ? flags.context : (flags.settings?.requiredContext ?? []));
+  const keys = flags.key.length > 0 ? flags.key : (flags.settings?.decryptKeys ?? []);
   const limits = {
     maxEncryptedDataKeys: parseCount('--max-encrypted-data-keys', flags.maxEncryptedDataKeys, 1, 65535),
     maxFrameLength: parseSize('--max-frame-size', flags.maxFrameSize),
@@ -38,9 +39,9 @@ export async function run([file]: string[], flags: DecryptFlags): Promise<void> 
   }
 
   const keystore = openKeystore(flags);
-  const keyrings = await openKeyrings(flags.key, { keystore: () => keystore });
+  const keyrings = await openKeyrings(keys, { keystore: () => keystore });
   // Local keys are found from the ids in the message (DESIGN §2), unless -k names local keys.
-  if (!flags.key.some(isLocalSpecifier)) keyrings.push(LocalKeyring.anyKey(keystore));
+  if (!keys.some(isLocalSpecifier)) keyrings.push(LocalKeyring.anyKey(keystore));
   const input = await openInput(file);
   const plaintext = decrypt(dearmor(input), { keyrings, commitmentPolicy, requiredContext, limits });
   if (output === '-') return writeStdout(flags.buffer ? await buffered(plaintext) : plaintext, false);

@@ -14,19 +14,21 @@ interface EncryptFlags extends KeystoreFlags {
   output?: string;
   sign?: boolean;
   algorithm?: string;
-  frameSize: string;
+  frameSize?: string;
   commitmentPolicy: string;
   armor?: boolean;
   force?: boolean;
 }
 
 export async function run([file]: string[], flags: EncryptFlags): Promise<void> {
-  if (flags.key.length === 0) {
-    throw new UsageError('encrypt needs a key: -k KEY', { hints: KEY_USAGES.map((u) => `a key is ${u}`) });
+  const keys = flags.key.length > 0 ? flags.key : (flags.settings?.keys ?? []);
+  if (keys.length === 0) {
+    throw new UsageError('encrypt needs a key: -k KEY (or "keys" in a config file)', { hints: KEY_USAGES.map((u) => `a key is ${u}`) });
   }
   const commitmentPolicy = parseCommitmentPolicy(flags.commitmentPolicy);
-  const suite = flags.algorithm
-    ? parseSuite(flags.algorithm)
+  const algorithm = flags.algorithm ?? (flags.sign ? undefined : flags.settings?.algorithm);
+  const suite = algorithm
+    ? parseSuite(algorithm)
     : suiteById(
         commitmentPolicy === 'forbid-encrypt-allow-decrypt'
           ? DEFAULT_NON_COMMITTING_SUITE_ID
@@ -37,7 +39,7 @@ export async function run([file]: string[], flags: EncryptFlags): Promise<void> 
   if (flags.sign && !suite.signature) {
     throw new UsageError(`--sign conflicts with --algorithm ${flags.algorithm}, which does not sign`);
   }
-  const frameLength = parseSize('--frame-size', flags.frameSize);
+  const frameLength = parseSize('--frame-size', flags.frameSize ?? flags.settings?.frameSize ?? '64K');
   const context = parseContextPairs(flags.context);
   const output = flags.output ?? (isStdio(file) ? '-' : `${file}.enc`);
   if (output !== '-') {
@@ -46,7 +48,7 @@ export async function run([file]: string[], flags: EncryptFlags): Promise<void> 
   }
 
   const keystore = openKeystore(flags);
-  const keyrings = await openKeyrings(flags.key, { keystore: () => keystore });
+  const keyrings = await openKeyrings(keys, { keystore: () => keystore });
   const input = await openInput(file);
   const message = encrypt(input, { keyrings, suite, context, frameLength, commitmentPolicy });
   const bytes = flags.armor ? armor(message) : message;

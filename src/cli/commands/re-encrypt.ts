@@ -37,8 +37,9 @@ export async function run(files: string[], flags: ReEncryptFlags): Promise<void>
   const keystore = openKeystore(flags);
   const env = { keystore: () => keystore };
   const to = await openKeyrings(flags.to, env);
-  const from = await openKeyrings(flags.from, env);
-  if (!flags.from.some(isLocalSpecifier)) from.push(LocalKeyring.anyKey(keystore));
+  const fromKeys = flags.from.length > 0 ? flags.from : (flags.settings?.decryptKeys ?? []);
+  const from = await openKeyrings(fromKeys, env);
+  if (!fromKeys.some(isLocalSpecifier)) from.push(LocalKeyring.anyKey(keystore));
   const run = flags.newDataKey ? reEncryptWithNewDataKey : reEncrypt;
   const options = { from, to, commitmentPolicy, limits };
 
