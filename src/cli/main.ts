@@ -4,6 +4,7 @@
 import { CommanderError } from 'commander';
 import { EnvelopeError, InterruptedError, UsageError } from '../errors.js';
 import { EXIT_CODES } from './exit-codes.js';
+import { childStatus } from './exit-status.js';
 import { removeTemporariesSync } from './output.js';
 import { buildProgram } from './program.js';
 import { formatError } from './terminal.js';
@@ -22,7 +23,15 @@ function usageFromCommander(text: string): UsageError {
   return new UsageError(lower(first), { hints: [...rest.map(lower), 'see envelope --help'] });
 }
 
+declare const ENVELOPE_VERSION: string;
+
 async function main(argv: string[]): Promise<number> {
+  // Only as the sole argument: subcommands have a --version of their own (keys export KEY --version N).
+  const only = argv.slice(2);
+  if (only.length === 1 && (only[0] === '--version' || only[0] === '-V')) {
+    process.stdout.write(`${ENVELOPE_VERSION}\n`);
+    return EXIT_CODES.ok;
+  }
   const debug = argv.includes('--debug');
   const program = buildProgram();
   const interrupt = (signal: NodeJS.Signals) => {
@@ -35,7 +44,7 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGTERM', interrupt);
   try {
     await program.parseAsync(argv);
-    return EXIT_CODES.ok;
+    return childStatus.value ?? EXIT_CODES.ok;
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0) return 0;

@@ -7,8 +7,6 @@ import { loadConfig } from './config.js';
 import { EXIT_CODE_HELP } from './exit-codes.js';
 import { collect } from './options.js';
 
-declare const ENVELOPE_VERSION: string;
-
 const KEY_HELP = `Keys (-k, repeatable):
   alias/NAME, NAME, KEY-ID, local:alias/NAME, local:KEY-ID
                                  a key of the local keystore (envelope keygen NAME makes one)
@@ -53,7 +51,6 @@ function commitmentOption(): Option {
 export function buildProgram(): Command {
   const program = new Command('envelope')
     .description('Envelope encryption: AWS Encryption SDK messages under master keys that never leave their home')
-    .version(ENVELOPE_VERSION, '-V, --version')
     .option('--debug', 'print stack traces with errors')
     .option('--config <file>', 'read settings from this file instead of searching for .enveloperc and the like')
     .option('--keystore <dir>', 'the local keystore directory')
@@ -61,7 +58,7 @@ export function buildProgram(): Command {
     .option('--passphrase-fd <n>', 'read the keystore passphrase from this file descriptor')
     .option('--passphrase-file <path>', 'read the keystore passphrase from the first line of this file')
     .showHelpAfterError(false)
-    .addHelpText('after', `\n${KEYSTORE_HELP}\n\n${CONFIG_HELP}\n\n${EXIT_CODE_HELP}`)
+    .addHelpText('after', `\nenvelope --version (or -V) prints the version.\n\n${KEYSTORE_HELP}\n\n${CONFIG_HELP}\n\n${EXIT_CODE_HELP}`)
     .configureOutput({ outputError: () => undefined })
     .exitOverride();
 
@@ -311,6 +308,20 @@ export function buildProgram(): Command {
     .command('change-passphrase')
     .description('Replace the passphrase (new passphrase: $ENVELOPE_NEW_PASSPHRASE or a prompt)')
     .action(lazy(keystoreModule, 'changePassphrase'));
+
+  // The scripts are generated from this program itself (src/cli/completions.ts).
+  program
+    .command('completion')
+    .summary('print the completion script for bash, zsh or fish')
+    .description('Print a script that completes commands, flags, choices, file names and the keys of the local keystore.')
+    .addArgument(program.createArgument('<shell>', 'the shell').choices(['bash', 'zsh', 'fish']))
+    .addHelpText(
+      'after',
+      '\nExamples:\n  source <(envelope completion bash)                                    # in ~/.bashrc\n' +
+        '  envelope completion zsh > ~/.zfunc/_envelope                          # with fpath+=(~/.zfunc) before compinit\n' +
+        '  envelope completion fish > ~/.config/fish/completions/envelope.fish',
+    )
+    .action(lazy(() => import('./commands/completion.js'), 'run'));
 
   return program;
 }

@@ -39,9 +39,7 @@ export async function* decrypt(input: AsyncIterable<Uint8Array>, options: Decryp
   const { header } = decoded;
   const { suite } = header;
   assertDecryptSuite(options.commitmentPolicy ?? DEFAULT_COMMITMENT_POLICY, suite);
-  if (!suite.signature && Object.hasOwn(header.context, PUBLIC_KEY_CONTEXT_KEY)) {
-    throw new IntegrityError('unsigned message carries a signing key in its encryption context');
-  }
+  assertSigningContext(header);
   const reproduced = checkRequirements(header.context, options.requiredContext ?? []);
   const verifier = suite.signature ? createVerifier(suite.signature, header.context[PUBLIC_KEY_CONTEXT_KEY]) : undefined;
 
@@ -70,6 +68,13 @@ export async function* decrypt(input: AsyncIterable<Uint8Array>, options: Decryp
     });
   } finally {
     wipe(derived.encryptionKey, derived.commitment);
+  }
+}
+
+/** A signed suite needs its verification key in the context; an unsigned one must not carry one (default-cmm.md). */
+export function assertSigningContext(header: MessageHeader): void {
+  if (!header.suite.signature && Object.hasOwn(header.context, PUBLIC_KEY_CONTEXT_KEY)) {
+    throw new IntegrityError('unsigned message carries a signing key in its encryption context');
   }
 }
 

@@ -19,7 +19,7 @@ import { readHeader } from '../stream/read-header.js';
 import { assertEnd, readSignature, walkBody } from '../stream/walk.js';
 import { DEFAULT_SIGNED_SUITE_ID, DEFAULT_SUITE_ID, suiteById } from '../format/suites.js';
 import { assertDecryptSuite, type CommitmentPolicy, DEFAULT_COMMITMENT_POLICY } from './commitment-policy.js';
-import { decrypt } from './decrypt.js';
+import { assertSigningContext, decrypt } from './decrypt.js';
 import { DEFAULT_FRAME_LENGTH, encrypt } from './encrypt.js';
 import { DEFAULT_LIMITS, type MessageLimits } from './limits.js';
 
@@ -41,6 +41,7 @@ export async function* reEncrypt(input: AsyncIterable<Uint8Array>, options: ReEn
   const old = decoded.header;
   const { suite } = old;
   assertDecryptSuite(options.commitmentPolicy ?? DEFAULT_COMMITMENT_POLICY, suite);
+  assertSigningContext(old);
 
   const { dataKey, keyring } = await unwrapDataKey(options.from, old.encryptedDataKeys, { suite, context: old.context });
   const derived = deriveKeys(suite, dataKey, old.messageId);

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   EnvelopeError,
+  IntegrityError,
   KeyAccessError,
   KeyServiceError,
   NoKeyError,
@@ -77,9 +78,10 @@ export async function unwrapDataKey(
       }
     }
   }
-  // A key that exists but may not be used, or a service that did not answer, is a
-  // different problem from "no key fits": report it as such, listing the rest.
-  for (const kind of [KeyAccessError, KeyServiceError] as const) {
+  // A key that exists but may not be used, a service that did not answer, or a
+  // key store record that fails to authenticate is a different problem from
+  // "no key fits": report it as such, listing the rest.
+  for (const kind of [KeyAccessError, KeyServiceError, IntegrityError] as const) {
     const first = failures.find((f) => f instanceof kind);
     if (first) {
       const others = attempts.filter((a) => a.reason !== first.message).map((a) => `${a.key}: ${a.reason}`);

@@ -2,7 +2,7 @@
 //
 //   audit.log    {"time","operation","keyId","version","contextKeys","outcome",
 //                 "error","user","pid","prev","hash"}\n  …
-//   audit.head   {"hash": hash of the newest line}
+//   audit.head   {"hash": hash of the newest line; an earlier one after a crash}
 //
 // hash = SHA-256(prev || the line's JSON without "hash"), prev of the first line
 // is 64 zeros. Editing or deleting a line breaks the chain; cutting lines off the
@@ -137,8 +137,10 @@ export class AuditLog {
     const head = await readFileIfExists(this.headPath);
     if (head) {
       const headHash = (JSON.parse(head.toString('utf8')) as { hash?: string }).hash;
-      // The newest line, or the one before it if a process died between appending and updating the head.
-      if (!hashes.slice(-2).includes(headHash ?? '')) {
+      // Normally the newest line. A process killed between appending and updating the
+      // head leaves it on an earlier line (the next append does not look at the head);
+      // cutting lines off the end removes the line it names.
+      if (!hashes.includes(headHash ?? '')) {
         throw new IntegrityError(`audit log ends at line ${lines.length}, but lines after it were removed`);
       }
     } else if (lines.length > 0) {

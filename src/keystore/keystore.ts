@@ -11,7 +11,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { EnvelopeError, KeyAccessError, NoKeyError } from '../errors.js';
+import { EnvelopeError, KeyAccessError, NoKeyError, UsageError } from '../errors.js';
 import type { EncryptionContext } from '../format/encryption-context.js';
 import { AuditLog, type AuditEvent } from './audit.js';
 import { assertPrivate, ensureDirectory, readFileIfExists, writeFileDurably } from './files.js';
@@ -91,7 +91,7 @@ export class Keystore {
   async read(): Promise<StoreFile | undefined> {
     const text = await readFileIfExists(this.file);
     if (text === undefined) return undefined;
-    await assertPrivate([this.dir, this.file], !!this.options.allowInsecurePermissions);
+    await assertPrivate([this.dir, this.file, this.audit.logPath, this.audit.headPath], !!this.options.allowInsecurePermissions);
     return parseStoreFile(text.toString('utf8'), this.file);
   }
 
@@ -217,18 +217,19 @@ export class Keystore {
 
   /**
    * Edits one key under the lock. `operation` is checked against the key's
-   * policy (and `states` against its state) before `edit` runs.
+   * policy (and `states` against its state) before `edit` runs; an edit the
+   * keystore makes by itself (automatic rotation) names no policy operation.
    */
   async editKey<T>(
     ref: string,
-    operation: { name: string; policy: Operation; states?: readonly KeyRecord['KeyState'][] },
+    operation: { name: string; policy: Operation | undefined; states?: readonly KeyRecord['KeyState'][] },
     edit: (key: DraftKey, draft: DraftStore, storeKey: () => Promise<Buffer>) => Promise<T> | T,
   ): Promise<T> {
     try {
       return await this.update(async (draft, storeKey) => {
         const key = findKey(draft as StoreFile, ref) as DraftKey;
         if (operation.states && !operation.states.includes(key.KeyState)) throw wrongState(key as KeyRecord, operation.name);
-        checkPolicy(key as KeyRecord, operation.policy, undefined);
+        if (operation.policy) checkPolicy(key as KeyRecord, operation.policy, undefined);
         const result = await edit(key, draft, storeKey);
         return { result, audit: [{ operation: operation.name, keyId: key.KeyId, version: key.PrimaryVersion, outcome: 'success' }] };
       });
@@ -256,7 +257,8 @@ export class Keystore {
       assertUsable(record, operation);
       checkPolicy(record, operation, context);
       if (isRotationDue(record, this.now())) {
-        await this.editKey(record.KeyId, { name: 'rotate-key', policy: 'rotate' }, (key, draft, storeKey) =>
+        // Automatic rotation is the key's own schedule, not a caller's permission (as in KMS).
+        await this.editKey(record.KeyId, { name: 'rotate-key', policy: undefined }, (key, draft, storeKey) =>
           rotateDraft(draft, key, storeKey, this.now()),
         );
         ({ store, record } = await this.key(record.KeyId));
@@ -395,5 +397,5 @@ function stateWords(state: KeyRecord['KeyState']): string {
 }
 
 export function aliasTaken(alias: string): EnvelopeError {
-  return new KeyAccessError(`alias ${alias} already names a key`, { hints: ['pick another name, or move it with: envelope keys alias'] });
+  return new UsageError(`alias ${alias} already names a key`, { hints: ['pick another name, or move it with: envelope keys alias'] });
 }

@@ -1,16 +1,23 @@
 // An exclusive lock on the keystore, held while it is read-modified-written.
 //
-// Node has no flock(2), so the lock is a file created with O_EXCL that records
-// the holder's pid. A holder killed with SIGKILL leaves it behind: a waiter that
-// finds the recorded pid dead (or the lock older than STALE_MS) breaks it by
-// renaming it away — rename succeeds for exactly one breaker — and retries.
+// Node has no flock(2), so the lock is a file created exclusively (link(2) of a
+// file already written) that records its holder (`pid@host nonce`); the holder
+// touches it every few seconds while it holds it. A holder killed with SIGKILL leaves the file behind, so a waiter
+// may break a lock whose holder is dead (same host) or that has not been
+// touched for STALE_MS. Breaking is itself serialized by a second such file,
+// `<lock>.break`, and the staleness is judged again inside it: only a breaker
+// holding `.break` or the lock's live holder ever removes the lock file, so a
+// lock taken meanwhile by someone else is never removed by mistake.
 
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { link, open, readFile, stat, unlink, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { ioError, KeyServiceError } from '../errors.js';
 
-const STALE_MS = 60_000;
+const STALE_MS = 30_000;
+const HEARTBEAT_MS = 5_000;
+/** A breaker holds `.break` for microseconds; one this old belongs to a breaker that died. */
+const BREAK_STALE_MS = 5_000;
 const WAIT_MS = 30_000;
 
 export interface Lock {
@@ -19,21 +26,10 @@ export interface Lock {
 
 export async function acquireLock(path: string, waitMs = WAIT_MS): Promise<Lock> {
   const deadline = Date.now() + waitMs;
-  const owner = `${process.pid}@${hostname()}`;
+  const owner = `${process.pid}@${hostname()} ${randomBytes(8).toString('hex')}`;
   for (let attempt = 0; ; attempt++) {
-    try {
-      const handle = await open(path, 'wx', 0o600);
-      await handle.writeFile(owner);
-      await handle.close();
-      return { release: () => unlink(path).catch(() => undefined) };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError(e, 'lock', path);
-    }
-    if (await isStale(path)) {
-      const aside = `${path}.stale.${randomBytes(4).toString('hex')}`;
-      if (await rename(path, aside).then(() => true, () => false)) await unlink(aside).catch(() => undefined);
-      continue;
-    }
+    if (await createExclusive(path, owner)) return held(path, owner);
+    if (await isStale(path)) await breakStale(path);
     if (Date.now() > deadline) {
       throw new KeyServiceError(`keystore is locked by another process (${path})`, {
         hints: ['if no envelope process is running, remove the lock file'],
@@ -43,17 +39,71 @@ export async function acquireLock(path: string, waitMs = WAIT_MS): Promise<Lock>
   }
 }
 
+/**
+ * Creates `path` holding `content`, or returns false if it exists. The content
+ * is written to a private file first and hard-linked into place, so a lock file
+ * is never seen empty, even if its creator is killed half way.
+ */
+async function createExclusive(path: string, content: string): Promise<boolean> {
+  const draft = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    const handle = await open(draft, 'wx', 0o600);
+    try {
+      await handle.writeFile(content);
+    } finally {
+      await handle.close();
+    }
+    await link(draft, path);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw ioError(e, 'lock', path);
+  } finally {
+    await unlink(draft).catch(() => undefined);
+  }
+}
+
+function held(path: string, owner: string): Lock {
+  const heartbeat = setInterval(() => {
+    const now = new Date();
+    utimes(path, now, now).catch(() => undefined);
+  }, HEARTBEAT_MS);
+  heartbeat.unref();
+  return {
+    release: async () => {
+      clearInterval(heartbeat);
+      // Remove only our own lock (it could only be gone if it had been judged stale).
+      if ((await readFile(path, 'utf8').catch(() => undefined)) === owner) await unlink(path).catch(() => undefined);
+    },
+  };
+}
+
 async function isStale(path: string): Promise<boolean> {
   const [content, info] = await Promise.all([readFile(path, 'utf8').catch(() => undefined), stat(path).catch(() => undefined)]);
   if (!info) return false; // released meanwhile: just retry
   if (Date.now() - info.mtimeMs > STALE_MS) return true;
-  if (content === undefined || content === '') return Date.now() - info.mtimeMs > 2_000; // being written
-  const [pid, host] = content.split('@');
+  if (content === undefined) return false; // released meanwhile
+  const [pid, host] = content.split(' ')[0]!.split('@');
   if (host !== hostname()) return false;
   try {
     process.kill(Number(pid), 0);
     return false;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+async function breakStale(path: string): Promise<void> {
+  const breakPath = `${path}.break`;
+  if (!(await createExclusive(breakPath, `${process.pid}@${hostname()}`))) {
+    const info = await stat(breakPath).catch(() => undefined);
+    if (info && Date.now() - info.mtimeMs > BREAK_STALE_MS) await unlink(breakPath).catch(() => undefined);
+    return;
+  }
+  try {
+    // Judged again under `.break`: the lock may have been released and taken since.
+    if (await isStale(path)) await unlink(path).catch(() => undefined);
+  } finally {
+    await unlink(breakPath).catch(() => undefined);
   }
 }

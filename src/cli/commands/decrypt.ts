@@ -1,4 +1,6 @@
 import { decrypt } from '../../core/decrypt.js';
+import { parseDotenv } from '../../core/dotenv.js';
+import { FormatError } from '../../errors.js';
 import { LocalKeyring } from '../../keyring/local.js';
 import { isLocalSpecifier, openKeyrings } from '../../keyring/registry.js';
 import { dearmor } from '../../stream/armor.js';
@@ -15,6 +17,7 @@ interface DecryptFlags extends KeystoreFlags {
   maxEncryptedDataKeys: string;
   maxFrameSize: string;
   buffer?: boolean;
+  format?: 'dotenv' | 'json';
   force?: boolean;
 }
 
@@ -43,16 +46,36 @@ export async function run([file]: string[], flags: DecryptFlags): Promise<void> 
   // Local keys are found from the ids in the message (DESIGN §2), unless -k names local keys.
   if (!keys.some(isLocalSpecifier)) keyrings.push(LocalKeyring.anyKey(keystore));
   const input = await openInput(file);
-  const plaintext = decrypt(dearmor(input), { keyrings, commitmentPolicy, requiredContext, limits });
-  if (output === '-') return writeStdout(flags.buffer ? await buffered(plaintext) : plaintext, false);
+  let plaintext: AsyncIterable<Buffer> = decrypt(dearmor(input), { keyrings, commitmentPolicy, requiredContext, limits });
+  if (flags.format) plaintext = await checkedFormat(plaintext, flags.format);
+  else if (flags.buffer && output === '-') plaintext = await buffered(plaintext);
+  if (output === '-') return writeStdout(plaintext, false);
   await writeFileAtomically(output, plaintext, { force: !!flags.force, mode: 0o600 });
+}
+
+async function* replay(chunks: readonly Buffer[]): AsyncGenerator<Buffer> {
+  yield* chunks;
 }
 
 /** Holds the whole plaintext until the message has verified to its end. */
 async function buffered(source: AsyncIterable<Buffer>): Promise<AsyncIterable<Buffer>> {
   const chunks: Buffer[] = [];
   for await (const chunk of source) chunks.push(chunk);
-  return (async function* () {
-    yield* chunks;
-  })();
+  return replay(chunks);
+}
+
+/** --format: the whole plaintext must parse as dotenv or JSON before any of it is written. */
+async function checkedFormat(source: AsyncIterable<Buffer>, format: 'dotenv' | 'json'): Promise<AsyncIterable<Buffer>> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of source) chunks.push(chunk);
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (format === 'dotenv') parseDotenv(text);
+  else {
+    try {
+      JSON.parse(text);
+    } catch {
+      throw new FormatError('the decrypted plaintext is not valid JSON (--format json)');
+    }
+  }
+  return replay(chunks);
 }

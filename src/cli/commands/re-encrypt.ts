@@ -26,7 +26,7 @@ export async function run(files: string[], flags: ReEncryptFlags): Promise<void>
   if (flags.inPlace && flags.output) throw new UsageError('--in-place and -o conflict');
   if (flags.inPlace && files.length === 0) throw new UsageError('--in-place needs files');
   if (files.length > 1 && !flags.inPlace) throw new UsageError('several files need --in-place');
-  if (files.length === 1 && !flags.inPlace && !flags.output) {
+  if (files.length === 1 && !isStdio(files[0]) && !flags.inPlace && !flags.output) {
     throw new UsageError('say where the result goes: -o OUT (or -o - for stdout), or --in-place');
   }
   const commitmentPolicy = parseCommitmentPolicy(flags.commitmentPolicy);
