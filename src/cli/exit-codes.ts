@@ -15,15 +15,19 @@ export const EXIT_CODES: Readonly<Record<ErrorCode | 'ok' | 'internal', number>>
   interrupted: 130,
 };
 
+/** Every exit status and what it means, in order: --help, README and the man page say these words. */
+export const EXIT_STATUS_TABLE: readonly { readonly code: number; readonly meaning: string }[] = [
+  { code: EXIT_CODES.ok, meaning: 'ok' },
+  { code: EXIT_CODES.internal, meaning: 'internal error' },
+  { code: EXIT_CODES.usage, meaning: 'usage: unknown flag, bad value, conflicting options' },
+  { code: EXIT_CODES.io, meaning: 'I/O: missing file, permission, disk full, output exists' },
+  { code: EXIT_CODES.format, meaning: 'not a valid message: bad magic, unsupported version or suite, over a limit' },
+  { code: EXIT_CODES.integrity, meaning: 'integrity: tag, commitment, signature, truncation, trailing data, context requirement' },
+  { code: EXIT_CODES['no-key'], meaning: 'no key could unwrap the data key' },
+  { code: EXIT_CODES['key-access'], meaning: 'key access: disabled, pending deletion, policy, access denied' },
+  { code: EXIT_CODES['key-service'], meaning: 'key service unavailable: network, throttled after retries' },
+  { code: EXIT_CODES.interrupted, meaning: 'interrupted' },
+];
+
 /** The exit-code section of --help, README and the man page. */
-export const EXIT_CODE_HELP = `Exit codes:
-  0    ok
-  1    internal error
-  2    usage: unknown flag, bad value, conflicting options
-  3    I/O: missing file, permission, disk full, output exists
-  4    not a valid message: bad magic, unsupported version or suite, over a limit
-  5    integrity: tag, commitment, signature, truncation, trailing data, context requirement
-  6    no key could unwrap the data key
-  7    key access: disabled, pending deletion, policy, access denied
-  8    key service unavailable: network, throttled after retries
-  130  interrupted`;
+export const EXIT_CODE_HELP = `Exit codes:\n${EXIT_STATUS_TABLE.map(({ code, meaning }) => `  ${String(code).padEnd(5)}${meaning}`).join('\n')}`;
