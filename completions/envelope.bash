@@ -10,10 +10,11 @@
 # kinds (args) of the command PATH, e.g. 'keys list'; false when there is none.
 _envelope_command() {
   case $1 in
-    '') cmds='encrypt decrypt inspect re-encrypt keygen rotate keys kms audit keystore completion help' flags='--debug --config --keystore --allow-insecure-permissions --passphrase-fd --passphrase-file -V --version -h --help' args='' ;;
+    '') cmds='encrypt decrypt inspect exec re-encrypt keygen rotate keys kms audit keystore completion help' flags='--debug --config --keystore --allow-insecure-permissions --passphrase-fd --passphrase-file -V --version -h --help' args='' ;;
     'encrypt') cmds='' flags='-k --key -c --context -o --output --sign --algorithm --frame-size --commitment-policy --armor --force -h --help --debug --config --keystore --allow-insecure-permissions --passphrase-fd --passphrase-file' args='file' ;;
-    'decrypt') cmds='' flags='-k --key -c --context -o --output --commitment-policy --max-encrypted-data-keys --max-frame-size --buffer --force -h --help --debug --config --keystore --allow-insecure-permissions --passphrase-fd --passphrase-file' args='file' ;;
+    'decrypt') cmds='' flags='-k --key -c --context -o --output --commitment-policy --max-encrypted-data-keys --max-frame-size --buffer --format --force -h --help --debug --config --keystore --allow-insecure-permissions --passphrase-fd --passphrase-file' args='file' ;;
     'inspect') cmds='' flags='--json --max-encrypted-data-keys --max-frame-size -h --help --debug --config --keystore --allow-insecure-permissions --passphrase-fd --passphrase-file' args='file' ;;
+    'exec') cmds='' flags='-k --key -c --context --commitment-policy --pristine -h --help --debug --config --keystore --allow-insecure-permissions --passphrase-fd --passphrase-file' args='file command...' ;;
     're-encrypt') cmds='' flags='--to --from -o --output --in-place --new-data-key --commitment-policy --max-encrypted-data-keys --max-frame-size --force -h --help --debug --config --keystore --allow-insecure-permissions --passphrase-fd --passphrase-file' args='file...' ;;
     'keygen') cmds='' flags='--type --description --tag --rotation-period --import --origin --exportable --json -h --help --debug --config --keystore --allow-insecure-permissions --passphrase-fd --passphrase-file' args='none' ;;
     'rotate') cmds='' flags='--schedule --no-schedule --status --due --json -h --help --debug --config --keystore --allow-insecure-permissions --passphrase-fd --passphrase-file' args='key' ;;
@@ -46,7 +47,7 @@ _envelope_command() {
     'keystore change-passphrase') cmds='' flags='-h --help --debug --config --keystore --allow-insecure-permissions --passphrase-fd --passphrase-file' args='' ;;
     'keystore help') cmds='' flags='--debug --config --keystore --allow-insecure-permissions --passphrase-fd --passphrase-file' args='choice:info,protect,unprotect,change-passphrase' ;;
     'completion') cmds='' flags='-h --help --debug --config --keystore --allow-insecure-permissions --passphrase-fd --passphrase-file' args='choice:bash,zsh,fish' ;;
-    'help') cmds='' flags='--debug --config --keystore --allow-insecure-permissions --passphrase-fd --passphrase-file' args='choice:encrypt,decrypt,inspect,re-encrypt,keygen,rotate,keys,kms,audit,keystore,completion' ;;
+    'help') cmds='' flags='--debug --config --keystore --allow-insecure-permissions --passphrase-fd --passphrase-file' args='choice:encrypt,decrypt,inspect,exec,re-encrypt,keygen,rotate,keys,kms,audit,keystore,completion' ;;
     *) return 1 ;;
   esac
 }
@@ -67,8 +68,12 @@ _envelope_value() {
     'decrypt/--commitment-policy') kind=choice:require-encrypt-require-decrypt,require-encrypt-allow-decrypt,forbid-encrypt-allow-decrypt ;;
     'decrypt/--max-encrypted-data-keys') kind=none ;;
     'decrypt/--max-frame-size') kind=none ;;
+    'decrypt/--format') kind=choice:dotenv,json ;;
     'inspect/--max-encrypted-data-keys') kind=none ;;
     'inspect/--max-frame-size') kind=none ;;
+    'exec/-k' | 'exec/--key') kind=key+ ;;
+    'exec/-c' | 'exec/--context') kind=none ;;
+    'exec/--commitment-policy') kind=choice:require-encrypt-require-decrypt,require-encrypt-allow-decrypt,forbid-encrypt-allow-decrypt ;;
     're-encrypt/--to') kind=key+ ;;
     're-encrypt/--from') kind=key+ ;;
     're-encrypt/-o' | 're-encrypt/--output') kind=file ;;

@@ -9,9 +9,11 @@ function __envelope_takes_value --argument-names path flag
     switch "$path/$flag"
         case 'encrypt/-k' 'encrypt/--key' 'encrypt/-c' 'encrypt/--context' 'encrypt/-o' 'encrypt/--output' 'encrypt/--algorithm' 'encrypt/--frame-size' 'encrypt/--commitment-policy'
             return 0
-        case 'decrypt/-k' 'decrypt/--key' 'decrypt/-c' 'decrypt/--context' 'decrypt/-o' 'decrypt/--output' 'decrypt/--commitment-policy' 'decrypt/--max-encrypted-data-keys' 'decrypt/--max-frame-size'
+        case 'decrypt/-k' 'decrypt/--key' 'decrypt/-c' 'decrypt/--context' 'decrypt/-o' 'decrypt/--output' 'decrypt/--commitment-policy' 'decrypt/--max-encrypted-data-keys' 'decrypt/--max-frame-size' 'decrypt/--format'
             return 0
         case 'inspect/--max-encrypted-data-keys' 'inspect/--max-frame-size'
+            return 0
+        case 'exec/-k' 'exec/--key' 'exec/-c' 'exec/--context' 'exec/--commitment-policy'
             return 0
         case 're-encrypt/--to' 're-encrypt/--from' 're-encrypt/-o' 're-encrypt/--output' 're-encrypt/--commitment-policy' 're-encrypt/--max-encrypted-data-keys' 're-encrypt/--max-frame-size'
             return 0
@@ -49,7 +51,7 @@ end
 function __envelope_subcommands --argument-names path
     switch "$path"
         case ''
-            printf '%s\n' encrypt decrypt inspect re-encrypt keygen rotate keys kms audit keystore completion help
+            printf '%s\n' encrypt decrypt inspect exec re-encrypt keygen rotate keys kms audit keystore completion help
         case 'keys'
             printf '%s\n' list show enable disable delete cancel-deletion alias policy export export-public import help
         case 'kms'
@@ -156,6 +158,7 @@ complete -c envelope -s h -l help -d 'display help for command'
 complete -c envelope -n "__envelope_at '' 0" -f -a 'encrypt' -d 'encrypt a file or stdin into an AWS Encryption SDK message'
 complete -c envelope -n "__envelope_at '' 0" -f -a 'decrypt' -d 'decrypt an AWS Encryption SDK message'
 complete -c envelope -n "__envelope_at '' 0" -f -a 'inspect' -d 'show what a message says about itself, without any key'
+complete -c envelope -n "__envelope_at '' 0" -f -a 'exec' -d 'run a command with a dotenv message decrypted into its environment'
 complete -c envelope -n "__envelope_at '' 0" -f -a 're-encrypt' -d 'give messages new master keys without re-encrypting their bodies'
 complete -c envelope -n "__envelope_at '' 0" -f -a 'keygen' -d 'create a key in the local keystore'
 complete -c envelope -n "__envelope_at '' 0" -f -a 'rotate' -d 'rotate a local key, or set its rotation schedule'
@@ -187,6 +190,7 @@ complete -c envelope -n "__envelope_at 'decrypt'" -l commitment-policy -x -a 're
 complete -c envelope -n "__envelope_at 'decrypt'" -l max-encrypted-data-keys -x -d 'refuse messages with more wrapped data keys'
 complete -c envelope -n "__envelope_at 'decrypt'" -l max-frame-size -x -d 'refuse frames larger than this'
 complete -c envelope -n "__envelope_at 'decrypt'" -l buffer -d 'with stdout: hold all plaintext until the whole message (and signature) verifies'
+complete -c envelope -n "__envelope_at 'decrypt'" -l format -x -a 'dotenv json' -d 'check that the plaintext is dotenv or JSON before writing any of it'
 complete -c envelope -n "__envelope_at 'decrypt'" -l force -d 'overwrite an existing output file'
 complete -c envelope -n "__envelope_at 'decrypt' 0" -F
 
@@ -195,6 +199,15 @@ complete -c envelope -n "__envelope_at 'inspect'" -l json -d 'print JSON'
 complete -c envelope -n "__envelope_at 'inspect'" -l max-encrypted-data-keys -x -d 'refuse messages with more wrapped data keys'
 complete -c envelope -n "__envelope_at 'inspect'" -l max-frame-size -x -d 'refuse frames larger than this'
 complete -c envelope -n "__envelope_at 'inspect' 0" -F
+
+# envelope exec
+complete -c envelope -n "__envelope_at 'exec'" -s k -l key -x -a '(__envelope_keys key+)' -d 'master key that may unwrap the data key (repeatable)'
+complete -c envelope -n "__envelope_at 'exec'" -s c -l context -x -d 'require a context pair (key=value) or key (key) (repeatable)'
+complete -c envelope -n "__envelope_at 'exec'" -l commitment-policy -x -a 'require-encrypt-require-decrypt require-encrypt-allow-decrypt forbid-encrypt-allow-decrypt' -d 'key commitment policy'
+complete -c envelope -n "__envelope_at 'exec'" -l pristine -d 'give COMMAND only the decrypted variables, not envelope\'s environment'
+complete -c envelope -n "__envelope_at 'exec' 0" -F
+complete -c envelope -n "__envelope_at 'exec' 1" -x -a '(__fish_complete_command)'
+complete -c envelope -n "__envelope_at 'exec' 2+" -F
 
 # envelope re-encrypt
 complete -c envelope -n "__envelope_at 're-encrypt'" -l to -x -a '(__envelope_keys key+)' -d 'new master key (repeatable)'
@@ -366,4 +379,4 @@ complete -c envelope -n "__envelope_at 'keystore help' 0" -f -a 'info protect un
 complete -c envelope -n "__envelope_at 'completion' 0" -f -a 'bash zsh fish'
 
 # envelope help
-complete -c envelope -n "__envelope_at 'help' 0" -f -a 'encrypt decrypt inspect re-encrypt keygen rotate keys kms audit keystore completion'
+complete -c envelope -n "__envelope_at 'help' 0" -f -a 'encrypt decrypt inspect exec re-encrypt keygen rotate keys kms audit keystore completion'

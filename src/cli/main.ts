@@ -32,6 +32,10 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${ENVELOPE_VERSION}\n`);
     return EXIT_CODES.ok;
   }
+  // A reader that goes away (`envelope … | head`) is not an error of ours.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(EXIT_CODES.ok);
+  });
   const debug = argv.includes('--debug');
   const program = buildProgram();
   const interrupt = (signal: NodeJS.Signals) => {

@@ -98,6 +98,9 @@ export function buildProgram(): Command {
     .option('--max-encrypted-data-keys <n>', 'refuse messages with more wrapped data keys', '10')
     .option('--max-frame-size <size>', 'refuse frames larger than this', '64M')
     .option('--buffer', 'with stdout: hold all plaintext until the whole message (and signature) verifies')
+    .addOption(
+      new Option('--format <format>', 'check that the plaintext is dotenv or JSON before writing any of it').choices(['dotenv', 'json']),
+    )
     .option('--force', 'overwrite an existing output file')
     .addHelpText(
       'after',
@@ -116,6 +119,25 @@ export function buildProgram(): Command {
     .option('--max-encrypted-data-keys <n>', 'refuse messages with more wrapped data keys', '10')
     .option('--max-frame-size <size>', 'refuse frames larger than this', '64M')
     .action(lazy(() => import('./commands/inspect.js'), 'run'));
+
+  program
+    .command('exec')
+    .summary('run a command with a dotenv message decrypted into its environment')
+    .description(
+      'Decrypt FILE (a dotenv message), check the whole message, and run COMMAND with its variables added to the ' +
+        'environment (only those with --pristine). The plaintext is never written to disk. COMMAND\'s exit status is ' +
+        "envelope's; signals are passed on to it. Dotenv rules: KEY=VALUE lines, optional `export `, # comments, " +
+        "'single quotes' literal, \"double quotes\" with \\n \\r \\t \\\\ \\\" \\$ escapes, quoted values may span lines, " +
+        'no $VAR expansion, the last of a repeated key wins.',
+    )
+    .argument('<file>', 'the encrypted dotenv file')
+    .argument('<command...>', 'the command and its arguments, after -- (so that its options are not taken for envelope\'s)')
+    .option('-k, --key <key>', 'master key that may unwrap the data key (repeatable)', collect, [])
+    .option('-c, --context <key[=value]>', 'require a context pair (key=value) or key (key) (repeatable)', collect, [])
+    .addOption(commitmentOption())
+    .option('--pristine', 'give COMMAND only the decrypted variables, not envelope\'s environment')
+    .addHelpText('after', '\nExamples:\n  envelope exec secrets.env.enc -- node server.js\n  envelope exec --pristine ci.env.enc -- ./deploy.sh --prod')
+    .action(lazy(() => import('./commands/exec.js'), 'run'));
 
   program
     .command('re-encrypt')
