@@ -1,0 +1,194 @@
+#!/usr/bin/env node
+// npm run bench [-- --size 1G --runs 5 --check]
+//
+// Measures envelope beside its peers on this machine, in one run, and prints one
+// markdown table: medians of --runs runs, and envelope/peer ratios taken in the
+// same run. Peers: age (Debian package `age`; installed with apt-get when
+// missing and we are root, else reported missing), `openssl enc -aes-256-ctr`
+// as the speed-of-light line, and the AWS Encryption SDK for JavaScript at its
+// defaults. --check exits 1 when a target of issue #6 / DESIGN §8 is missed.
+// Not part of the test suite: timings belong here, not in unit tests.
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createCipheriv, randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const ENVELOPE = join(ROOT, 'bin', 'envelope');
+const args = process.argv.slice(2);
+const opt = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : fallback;
+};
+const SIZE = parseSize(opt('size', '1G'));
+const ESDK_SIZE = Math.min(SIZE, 256 * 1024 * 1024);
+const RUNS = Number(opt('runs', '5'));
+const CHECK = args.includes('--check');
+
+function parseSize(text) {
+  const m = /^(\d+)([KMG]?)$/i.exec(text);
+  if (!m) throw new Error(`bad --size ${text}`);
+  return Number(m[1]) * { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[m[2].toUpperCase()];
+}
+
+const sh = (script, env = {}) => spawnSync('bash', ['-o', 'pipefail', '-c', script], { env: { ...process.env, ...env }, encoding: 'utf8' });
+const has = (cmd) => sh(`command -v ${cmd}`).status === 0;
+const q = (s) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+function findAge() {
+  if (has('age')) return 'age';
+  if (process.getuid?.() === 0 && has('apt-get')) {
+    process.stderr.write('bench: age is missing; installing the Debian package…\n');
+    sh('(apt-get install -y age || (apt-get update && apt-get install -y age)) >/dev/null 2>&1');
+    if (has('age')) return 'age';
+  }
+  process.stderr.write('bench: age is not installed and could not be installed: its column stays empty\n');
+  return undefined;
+}
+
+/** Median wall time in seconds of a bash pipeline; throws if it fails. */
+function time(script, env) {
+  const samples = [];
+  for (let i = 0; i < RUNS; i++) {
+    const start = process.hrtime.bigint();
+    const r = sh(script, env);
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    if (r.status !== 0) throw new Error(`failed: ${script}\n${r.stderr}`);
+    samples.push(seconds);
+  }
+  samples.sort((a, b) => a - b);
+  return samples[Math.floor(samples.length / 2)];
+}
+
+/** Peak RSS in MiB of the envelope process fed by `feed` (a file), with GNU time. */
+function peakRss(args, feed, env) {
+  if (!existsSync('/usr/bin/time')) return undefined;
+  const report = join(dir, 'rss');
+  const r = sh(`cat ${q(feed)} | /usr/bin/time -f '%M' -o ${q(report)} ${q(process.execPath)} ${q(ENVELOPE)} ${args} | cat > /dev/null`, env);
+  if (r.status !== 0) throw new Error(`failed: envelope ${args}\n${r.stderr}`);
+  return Number(readFileSync(report, 'utf8').trim()) / 1024;
+}
+
+/** Fast pseudo-random input: AES-CTR of zeros, written in 4 MiB blocks. */
+function makeInput(path, size) {
+  const cipher = createCipheriv('aes-256-ctr', randomBytes(32), randomBytes(16));
+  const block = Buffer.alloc(4 * 1024 * 1024);
+  const fd = openSync(path, 'w');
+  for (let left = size; left > 0; left -= block.length) writeSync(fd, cipher.update(block.subarray(0, Math.min(block.length, left))));
+  closeSync(fd);
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'envelope-bench-'));
+try {
+  const env = { ENVELOPE_KEYSTORE: join(dir, 'keystore'), NO_COLOR: '1' };
+  const input = join(dir, 'input');
+  const small = join(dir, 'small');
+  makeInput(input, SIZE);
+  makeInput(small, 1024);
+  execFileSync(process.execPath, [ENVELOPE, 'keygen', 'bench'], { env: { ...process.env, ...env }, stdio: 'ignore' });
+  const E = `${q(process.execPath)} ${q(ENVELOPE)}`;
+  sh(`${E} encrypt -k alias/bench < ${q(input)} > ${q(input)}.env`, env);
+  sh(`${E} encrypt -k alias/bench --sign < ${q(input)} > ${q(input)}.signed`, env);
+  sh(`${E} encrypt -k alias/bench < ${q(small)} > ${q(small)}.env`, env);
+
+  const age = findAge();
+  let ageKey;
+  if (age) {
+    ageKey = join(dir, 'age.key');
+    sh(`age-keygen -o ${q(ageKey)} 2>/dev/null`);
+    sh(`age -e -i ${q(ageKey)} < ${q(input)} > ${q(input)}.age`);
+  }
+  const hexKey = randomBytes(32).toString('hex');
+  const hexIv = randomBytes(16).toString('hex');
+
+  const rows = [];
+  const row = (what, envelope, peers) => rows.push({ what, envelope, peers });
+  const pipe = (cmd, file) => `cat ${q(file)} | ${cmd} | cat > /dev/null`;
+
+  row(`encrypt ${fmtSize(SIZE)}, pipes`, time(pipe(`${E} encrypt -k alias/bench`, input), env), {
+    age: age && time(pipe(`age -e -i ${q(ageKey)}`, input)),
+    openssl: time(pipe(`openssl enc -aes-256-ctr -K ${hexKey} -iv ${hexIv}`, input)),
+  });
+  row(`decrypt ${fmtSize(SIZE)}, pipes`, time(pipe(`${E} decrypt`, `${input}.env`), env), {
+    age: age && time(pipe(`age -d -i ${q(ageKey)}`, `${input}.age`)),
+    openssl: time(pipe(`openssl enc -d -aes-256-ctr -K ${hexKey} -iv ${hexIv}`, input)),
+  });
+  row(`encrypt ${fmtSize(SIZE)}, files`, time(`${E} encrypt -k alias/bench ${q(input)} -o ${q(dir)}/out --force`, env), {
+    age: age && time(`age -e -i ${q(ageKey)} -o ${q(dir)}/out.age ${q(input)}`),
+  });
+  row(`decrypt ${fmtSize(SIZE)}, files`, time(`${E} decrypt ${q(input)}.env -o ${q(dir)}/out --force`, env), {
+    age: age && time(`age -d -i ${q(ageKey)} -o ${q(dir)}/out.age ${q(input)}.age`),
+  });
+  row(`signed encrypt ${fmtSize(SIZE)} (0x0578), pipes`, time(pipe(`${E} encrypt -k alias/bench --sign`, input), env), {});
+  row(`signed decrypt ${fmtSize(SIZE)} (0x0578), pipes`, time(pipe(`${E} decrypt`, `${input}.signed`), env), {});
+  row(`re-encrypt ${fmtSize(SIZE)}`, time(`${E} re-encrypt ${q(input)}.env --to alias/bench -o ${q(dir)}/re --force`, env), {
+    cp: time(`cp ${q(input)}.env ${q(dir)}/copy`),
+  });
+  row('start-up: --version', time(`${E} --version`, env), { 'node -e 0': time(`${q(process.execPath)} -e 0`) });
+  row('decrypt 1 KiB, local key', time(`${E} decrypt < ${q(small)}.env > /dev/null`, env), { 'node -e 0': time(`${q(process.execPath)} -e 0`) });
+  const esdk = join(ROOT, 'bench', 'esdk-encrypt.mjs');
+  const esdkInput = join(dir, 'esdk-input');
+  makeInput(esdkInput, ESDK_SIZE);
+  const esdkSeconds = time(`${q(process.execPath)} ${q(esdk)} < ${q(esdkInput)} | cat > /dev/null`);
+  const envelopeSame = time(`${q(process.execPath)} ${q(ENVELOPE)} encrypt -k alias/bench < ${q(esdkInput)} | cat > /dev/null`, env);
+  row(`encrypt ${fmtSize(ESDK_SIZE)}, pipes, vs the ESDK for JS at its defaults (4 KiB frames)`, envelopeSame, { esdk: esdkSeconds });
+  const rssEnc = peakRss('encrypt -k alias/bench', input, env);
+  const rssDec = peakRss('decrypt', `${input}.env`, env);
+  rows.push({
+    what: `peak RSS, encrypt / decrypt ${fmtSize(SIZE)}`,
+    envelope: rssEnc === undefined ? 'no /usr/bin/time' : `${rssEnc.toFixed(0)} / ${rssDec.toFixed(0)} MiB`,
+    peers: {},
+  });
+
+  print(rows);
+  if (CHECK) process.exitCode = check(rows, rssEnc, rssDec) ? 0 : 1;
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+function fmtSize(n) {
+  return n >= 1024 ** 3 ? `${n / 1024 ** 3} GiB` : `${n / 1024 ** 2} MiB`;
+}
+
+function print(rows) {
+  const cpu = cpus()[0]?.model ?? 'unknown cpu';
+  const out = [
+    `envelope bench, ${new Date().toISOString().slice(0, 10)}, ${cpus().length} × ${cpu}, node ${process.version}, median of ${RUNS}`,
+    '',
+    '| what | envelope | age | openssl | other | envelope / peer |',
+    '|---|---|---|---|---|---|',
+  ];
+  for (const r of rows) {
+    const cell = (v) => (v === undefined || v === null ? '' : typeof v === 'number' ? `${v.toFixed(3)} s` : String(v));
+    const others = Object.entries(r.peers).filter(([k]) => k !== 'age' && k !== 'openssl');
+    const ratios = Object.entries(r.peers)
+      .filter(([, v]) => typeof v === 'number' && typeof r.envelope === 'number')
+      .map(([k, v]) => `${(r.envelope / v).toFixed(2)}× ${k}`);
+    out.push(`| ${r.what} | ${cell(r.envelope)} | ${cell(r.peers.age)} | ${cell(r.peers.openssl)} | ${others.map(([k, v]) => `${k} ${cell(v)}`).join(', ')} | ${ratios.join(', ')} |`);
+  }
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+function check(rows, rssEnc, rssDec) {
+  const failures = [];
+  const ratio = (what, peer) => {
+    const r = rows.find((x) => x.what.startsWith(what));
+    return r && typeof r.envelope === 'number' && typeof r.peers[peer] === 'number' ? r.envelope / r.peers[peer] : undefined;
+  };
+  const want = (name, value, limit) => {
+    if (value === undefined) failures.push(`${name}: not measured`);
+    else if (value > limit) failures.push(`${name}: ${value.toFixed(2)} > ${limit}`);
+  };
+  want('encrypt pipes / age', ratio('encrypt', 'age'), 1.0);
+  want('decrypt pipes / age', ratio('decrypt', 'age'), 1.0);
+  want('re-encrypt / cp', ratio('re-encrypt', 'cp'), 1.2);
+  want('--version / node -e 0', ratio('start-up', 'node -e 0'), 1.5);
+  want('1 KiB decrypt / node -e 0', ratio('decrypt 1 KiB', 'node -e 0'), 1.5);
+  want('peak RSS encrypt (MiB)', rssEnc, 100);
+  want('peak RSS decrypt (MiB)', rssDec, 100);
+  for (const f of failures) process.stderr.write(`bench --check: missed: ${f}\n`);
+  return failures.length === 0;
+}
