@@ -4,10 +4,9 @@
 // removed, so no partial output ever appears and an existing file is untouched.
 
 import { randomBytes } from 'node:crypto';
-import { unlinkSync } from 'node:fs';
+import { unlinkSync, writevSync } from 'node:fs';
 import { type FileHandle, link, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { IoError, ioError, UsageError } from '../errors.js';
 
 /** Temporary files to remove if the process is interrupted. */
@@ -84,13 +83,47 @@ async function writeSpecial(path: string, source: AsyncIterable<Uint8Array>): Pr
 }
 
 async function writeAll(handle: FileHandle, source: AsyncIterable<Uint8Array>, path: string): Promise<void> {
-  let chunk: Uint8Array | undefined;
   try {
-    for await (chunk of source) await handle.write(chunk);
+    await writeBatched(source, async (batch) => (await handle.writev(batch)).bytesWritten);
     await handle.sync();
   } catch (e) {
     throw ioError(e, 'write', path);
   }
+}
+
+/** Output is written in batches of about this many bytes: one writev(2) per batch, not per frame. */
+const BATCH_BYTES = 1024 * 1024;
+const BATCH_BUFFERS = 256;
+
+/**
+ * Gathers the chunks of `source` into batches and hands each to `writev`, which
+ * returns how many bytes it wrote; a short write is continued with the rest.
+ */
+export async function writeBatched(
+  source: AsyncIterable<Uint8Array>,
+  writev: (buffers: Uint8Array[]) => Promise<number> | number,
+): Promise<void> {
+  let batch: Uint8Array[] = [];
+  let size = 0;
+  const flush = async () => {
+    let pending = batch;
+    while (pending.length > 0) {
+      let written = await writev(pending);
+      let i = 0;
+      while (i < pending.length && written >= pending[i]!.length) written -= pending[i++]!.length;
+      pending = pending.slice(i);
+      if (written > 0) pending[0] = pending[0]!.subarray(written);
+    }
+    batch = [];
+    size = 0;
+  };
+  for await (const chunk of source) {
+    if (chunk.length === 0) continue;
+    batch.push(chunk);
+    size += chunk.length;
+    if (size >= BATCH_BYTES || batch.length >= BATCH_BUFFERS) await flush();
+  }
+  await flush();
 }
 
 /** Moves the finished file into place; without --force, never over a file that appeared meanwhile. */
@@ -123,15 +156,41 @@ async function syncDirectory(dir: string): Promise<void> {
   await handle?.close();
 }
 
+/**
+ * Writes to stdout with synchronous writev(2) on descriptor 1, batched; a
+ * non-blocking stdout (EAGAIN) falls back to Node's stream. A reader that has
+ * gone away (EPIPE: `| head`) ends the output quietly.
+ */
 export async function writeStdout(source: AsyncIterable<Uint8Array>, binary: boolean): Promise<void> {
   if (binary && process.stdout.isTTY) {
     throw new UsageError('refusing to write binary ciphertext to a terminal', {
       hints: ['redirect it, name a file with -o, or use --armor for base64 text'],
     });
   }
-  await pipeline(source, process.stdout).catch((e) => {
+  let blocking = true;
+  const writev = (buffers: Uint8Array[]): number | Promise<number> => {
+    if (blocking) {
+      try {
+        return writevSync(1, buffers);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+        blocking = false;
+      }
+    }
+    return writeStream(buffers);
+  };
+  try {
+    await writeBatched(source, writev);
+  } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EPIPE') return;
     throw ioError(e, 'write', 'standard output');
+  }
+}
+
+function writeStream(buffers: Uint8Array[]): Promise<number> {
+  const all = Buffer.concat(buffers);
+  return new Promise((resolve, reject) => {
+    process.stdout.write(all, (e) => (e ? reject(e) : resolve(all.length)));
   });
 }
 

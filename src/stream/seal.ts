@@ -17,24 +17,32 @@ export interface SealParams {
   readonly frameLength: number;
 }
 
-/** Seals one frame into a single buffer: frame header, ciphertext, tag. */
-export function sealFrame(p: SealParams, sequenceNumber: number, plaintext: Uint8Array, final: boolean): Buffer {
+/**
+ * Seals one frame as its three parts: frame header, ciphertext, tag. Kept apart
+ * (the writer gathers them with writev) so a frame costs one large allocation,
+ * the ciphertext, rather than two.
+ */
+export function sealFrameParts(p: SealParams, sequenceNumber: number, plaintext: Uint8Array, final: boolean): Buffer[] {
   const iv = frameIv(sequenceNumber);
   const cipher = createCipheriv(p.suite.cipher, p.key, iv, { authTagLength: TAG_LENGTH });
   cipher.setAAD(bodyAad(p.messageId, final ? 'FinalFrame' : 'Frame', sequenceNumber, plaintext.length));
-  const headerLength = final ? FINAL_FRAME_HEADER_LENGTH : REGULAR_FRAME_HEADER_LENGTH;
-  const out = Buffer.allocUnsafe(headerLength + plaintext.length + TAG_LENGTH);
+  const header = Buffer.allocUnsafe(final ? FINAL_FRAME_HEADER_LENGTH : REGULAR_FRAME_HEADER_LENGTH);
   let at = 0;
-  if (final) at = out.writeUInt32BE(FINAL_FRAME_MARKER, at);
-  at = out.writeUInt32BE(sequenceNumber, at);
-  at += iv.copy(out, at);
-  if (final) at = out.writeUInt32BE(plaintext.length, at);
-  at += cipher.update(plaintext).copy(out, at);
-  at += cipher.final().copy(out, at);
-  cipher.getAuthTag().copy(out, at);
-  return out;
+  if (final) at = header.writeUInt32BE(FINAL_FRAME_MARKER, at);
+  at = header.writeUInt32BE(sequenceNumber, at);
+  at += iv.copy(header, at);
+  if (final) header.writeUInt32BE(plaintext.length, at);
+  const ciphertext = cipher.update(plaintext);
+  cipher.final(); // GCM: no output
+  return [header, ciphertext, cipher.getAuthTag()];
 }
 
+/** Seals one frame into a single buffer: frame header, ciphertext, tag. */
+export function sealFrame(p: SealParams, sequenceNumber: number, plaintext: Uint8Array, final: boolean): Buffer {
+  return Buffer.concat(sealFrameParts(p, sequenceNumber, plaintext, final));
+}
+
+/** Yields the sealed frames of the input, each as its parts (see sealFrameParts). */
 export async function* sealFrames(input: AsyncIterable<Uint8Array>, p: SealParams): AsyncGenerator<Buffer> {
   let sequenceNumber = 1;
   // `pending` is a full frame that is final only if the input ends right after it.
@@ -55,7 +63,7 @@ export async function* sealFrames(input: AsyncIterable<Uint8Array>, p: SealParam
       at += take;
       if (fill === p.frameLength) {
         if (pending) {
-          yield sealFrame(p, next(), pending, false);
+          yield* sealFrameParts(p, next(), pending, false);
           const recycled = pending;
           pending = current;
           current = recycled;
@@ -67,8 +75,8 @@ export async function* sealFrames(input: AsyncIterable<Uint8Array>, p: SealParam
       }
     }
   }
-  if (pending && fill > 0) yield sealFrame(p, next(), pending, false);
-  yield fill > 0 || !pending ? sealFrame(p, next(), current.subarray(0, fill), true) : sealFrame(p, next(), pending, true);
+  if (pending && fill > 0) yield* sealFrameParts(p, next(), pending, false);
+  yield* fill > 0 || !pending ? sealFrameParts(p, next(), current.subarray(0, fill), true) : sealFrameParts(p, next(), pending, true);
   current.fill(0);
   pending?.fill(0);
 }
