@@ -5,20 +5,13 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, it, type ExpectStatic } from 'vitest';
-import { type CliResult, ENVELOPE, REPO_ROOT, runCli, tempDir } from './helpers.js';
+import { beforeAll, describe, it, type ExpectStatic } from 'vitest';
+import { type CliResult, ENVELOPE, REPO_ROOT, runCli, workdirs } from './helpers.js';
 
 // ---------------------------------------------------------------- fixtures
 
-const cleanups: (() => void)[] = [];
-afterAll(() => cleanups.forEach((c) => c()));
-
 /** A fresh directory for one test, removed after the file. */
-function workdir(): string {
-  const dir = tempDir('envelope-cli-');
-  cleanups.push(dir.cleanup);
-  return dir.path;
-}
+const workdir = workdirs('envelope-cli-');
 
 let keys: {
   /** raw-aes key "test-ns/aes-1" (32 raw bytes in its file). */

@@ -21,7 +21,7 @@ import {
 import { deriveKeys } from '../src/format/kdf.js';
 import { type AlgorithmSuite, SUITES, suiteById } from '../src/format/suites.js';
 import { armor, dearmor } from '../src/stream/armor.js';
-import { chunks, collect } from './helpers.js';
+import { chunks, collect, splitAt } from './helpers.js';
 
 /** Fixed so a failure reproduces; override with FC_SEED=… to explore. */
 const SEED = Number(process.env.FC_SEED ?? 0x0e7e10e);
@@ -631,16 +631,6 @@ describe('key derivation', () => {
 // ---------------------------------------------------------------------------
 // Armor
 
-/** Splits bytes at the given cut points (taken modulo length + 1, duplicates give empty chunks). */
-async function* split(bytes: Uint8Array, cuts: readonly number[]): AsyncGenerator<Uint8Array> {
-  const points = cuts.map((c) => c % (bytes.length + 1)).sort((a, b) => a - b);
-  let at = 0;
-  for (const p of points) {
-    yield bytes.subarray(at, p);
-    at = p;
-  }
-  yield bytes.subarray(at);
-}
 
 /** Messages start with 0x01 or 0x02; armor recognises base64 by its first character "A". */
 const messageLike = fc
@@ -661,8 +651,8 @@ describe('armor', () => {
   it('dearmor(armor(x)) equals x for random bytes and random chunkings', async () => {
     await fc.assert(
       fc.asyncProperty(messageLike, cutsArb, cutsArb, async (x, cutsIn, cutsOut) => {
-        const text = await collect(armor(split(x, cutsIn)));
-        const back = await collect(dearmor(split(text, cutsOut)));
+        const text = await collect(armor(splitAt(x, cutsIn)));
+        const back = await collect(dearmor(splitAt(text, cutsOut)));
         expect(back.toString('hex')).toBe(x.toString('hex'));
       }),
       RUNS,
@@ -672,7 +662,7 @@ describe('armor', () => {
   it('writes standard base64 in 76-column lines, whatever the chunking', async () => {
     await fc.assert(
       fc.asyncProperty(messageLike, cutsArb, async (x, cuts) => {
-        const text = (await collect(armor(split(x, cuts)))).toString('latin1');
+        const text = (await collect(armor(splitAt(x, cuts)))).toString('latin1');
         const b64 = x.toString('base64');
         const lines: string[] = [];
         for (let at = 0; at < b64.length; at += 76) lines.push(b64.slice(at, at + 76));
@@ -700,7 +690,7 @@ describe('armor', () => {
             at = p;
           }
           text = lead + text + b64.slice(at);
-          const back = await collect(dearmor(split(Buffer.from(text, 'latin1'), cuts)));
+          const back = await collect(dearmor(splitAt(Buffer.from(text, 'latin1'), cuts)));
           expect(back.toString('hex')).toBe(x.toString('hex'));
         },
       ),
@@ -711,7 +701,7 @@ describe('armor', () => {
   it('passes binary input through untouched', async () => {
     await fc.assert(
       fc.asyncProperty(messageLike, cutsArb, async (x, cuts) => {
-        expect((await collect(dearmor(split(x, cuts)))).toString('hex')).toBe(x.toString('hex'));
+        expect((await collect(dearmor(splitAt(x, cuts)))).toString('hex')).toBe(x.toString('hex'));
       }),
       { ...RUNS, numRuns: 50 },
     );
@@ -749,7 +739,7 @@ describe('armor', () => {
         const b64 = x.toString('base64').replace(/=+$/, '');
         const truncated = b64.slice(0, b64.length - drop);
         fc.pre(truncated.length % 4 !== 0 && truncated.startsWith('A'));
-        const e = await errorOf(() => collect(dearmor(split(Buffer.from(`${truncated}\n`), cuts))));
+        const e = await errorOf(() => collect(dearmor(splitAt(Buffer.from(`${truncated}\n`), cuts))));
         expect(e).toBeInstanceOf(FormatError);
         expect((e as Error).message).toMatch(/truncated/);
       }),

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const ENVELOPE = join(REPO_ROOT, 'bin', 'envelope');
@@ -27,6 +28,31 @@ export async function* chunks(bytes: Uint8Array, size = bytes.length || 1): Asyn
 export function tempDir(prefix = 'envelope-test-'): { path: string; cleanup: () => void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
   return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/**
+ * A maker of fresh temporary directories for one test file, all removed after
+ * it (registers an afterAll hook: call it at the top level of the file).
+ */
+export function workdirs(prefix: string): () => string {
+  const cleanups: (() => void)[] = [];
+  afterAll(() => cleanups.forEach((c) => c()));
+  return () => {
+    const dir = tempDir(prefix);
+    cleanups.push(dir.cleanup);
+    return dir.path;
+  };
+}
+
+/** Splits bytes at cut points (taken modulo length + 1; repeated points give empty chunks). */
+export async function* splitAt(bytes: Uint8Array, cuts: readonly number[]): AsyncGenerator<Uint8Array> {
+  const points = cuts.map((c) => c % (bytes.length + 1)).sort((a, b) => a - b);
+  let at = 0;
+  for (const p of points) {
+    yield bytes.subarray(at, p);
+    at = p;
+  }
+  yield bytes.subarray(at);
 }
 
 export interface CliResult {

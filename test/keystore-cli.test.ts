@@ -12,23 +12,16 @@ import {
   RawAesKeyringNode,
   RawAesWrappingSuiteIdentifier,
 } from '@aws-crypto/client-node';
-import { afterAll, describe, it, type ExpectStatic } from 'vitest';
+import { describe, it, type ExpectStatic } from 'vitest';
 import { DEFAULT_LIMITS } from '../src/core/limits.js';
 import { decodeHeader } from '../src/format/header.js';
 import { RawAesKeyring } from '../src/keyring/raw-aes.js';
-import { type CliResult, ENVELOPE, REPO_ROOT, runCli, tempDir } from './helpers.js';
+import { type CliResult, ENVELOPE, REPO_ROOT, runCli, workdirs } from './helpers.js';
 
 // ---------------------------------------------------------------- fixtures
 
-const cleanups: (() => void)[] = [];
-afterAll(() => cleanups.forEach((c) => c()));
-
 /** A fresh 0700 directory, removed after the file. */
-function workdir(): string {
-  const dir = tempDir('envelope-keystore-');
-  cleanups.push(dir.cleanup);
-  return dir.path;
-}
+const workdir = workdirs('envelope-keystore-');
 
 /**
  * Nothing leaks in from the developer's shell: no passphrase, no keystore, and a

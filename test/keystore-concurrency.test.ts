@@ -23,22 +23,15 @@ import { existsSync, readdirSync, readFileSync, statSync, unlinkSync, utimesSync
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliResult, ENVELOPE, REPO_ROOT, runCli, tempDir } from './helpers.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type CliResult, ENVELOPE, REPO_ROOT, runCli, workdirs } from './helpers.js';
 
 // ---------------------------------------------------------------- fixtures
 
 const HOST = hostname();
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-const cleanups: (() => void)[] = [];
-afterAll(() => cleanups.forEach((c) => c()));
-
-function workdir(): string {
-  const dir = tempDir('envelope-ks-conc-');
-  cleanups.push(dir.cleanup);
-  return dir.path;
-}
+const workdir = workdirs('envelope-ks-conc-');
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { decrypt } from '../src/core/decrypt.js';
 import { encrypt } from '../src/core/encrypt.js';
 import { DEFAULT_LIMITS } from '../src/core/limits.js';
@@ -23,16 +23,9 @@ import type { Operation } from '../src/keystore/schema.js';
 import { disableKey, rotateDue, scheduleDeletion, setAlias } from '../src/keystore/lifecycle.js';
 import { acquireLock } from '../src/keystore/lock.js';
 import { materialAad, open, protect, seal, unlock } from '../src/keystore/protection.js';
-import { chunks, collect, tempDir } from './helpers.js';
+import { chunks, collect, workdirs } from './helpers.js';
 
-const cleanups: (() => void)[] = [];
-afterAll(() => cleanups.forEach((c) => c()));
-
-function workdir(): string {
-  const dir = tempDir('envelope-keystore-core-');
-  cleanups.push(dir.cleanup);
-  return dir.path;
-}
+const workdir = workdirs('envelope-keystore-core-');
 
 const FAST_SCRYPT = { N: 1024, r: 8, p: 1 };
 const DAY_MS = 24 * 60 * 60 * 1000;

@@ -6,7 +6,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, type ExpectStatic } from 'vitest';
+import { beforeAll, describe, expect, it, type ExpectStatic } from 'vitest';
 import { EXIT_CODES } from '../src/cli/exit-codes.js';
 import { EnvelopeError, FormatError, IntegrityError, NoKeyError } from '../src/errors.js';
 import {
@@ -20,18 +20,11 @@ import {
 import { Keystore } from '../src/keystore/keystore.js';
 import { kmsDecrypt, kmsEncrypt } from '../src/keystore/kms-primitives.js';
 import { rotateKey } from '../src/keystore/lifecycle.js';
-import { type CliResult, runCli, tempDir } from './helpers.js';
+import { type CliResult, runCli, workdirs } from './helpers.js';
 
 // ---------------------------------------------------------------- fixtures
 
-const cleanups: (() => void)[] = [];
-afterAll(() => cleanups.forEach((c) => c()));
-
-function workdir(): string {
-  const dir = tempDir('envelope-kms-');
-  cleanups.push(dir.cleanup);
-  return dir.path;
-}
+const workdir = workdirs('envelope-kms-');
 
 const MAGIC = Buffer.from('EVK\x01', 'latin1');
 const HEADER = 24;

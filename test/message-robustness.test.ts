@@ -25,7 +25,7 @@ import { deriveKeys } from '../src/format/kdf.js';
 import { type AlgorithmSuite, SUITES, suiteById } from '../src/format/suites.js';
 import { RawAesKeyring } from '../src/keyring/raw-aes.js';
 import { sealFrame } from '../src/stream/seal.js';
-import { chunks, collect } from './helpers.js';
+import { chunks, collect, splitAt } from './helpers.js';
 
 /** Fixed so a failure reproduces; override with FC_SEED=… to explore. */
 const SEED = Number(process.env.FC_SEED ?? 0x3e1ea5e);
@@ -107,16 +107,6 @@ async function attempt(input: Uint8Array | AsyncIterable<Uint8Array>, options: D
 const exitCode = (e: unknown) => (e instanceof EnvelopeError ? EXIT_CODES[e.code] : EXIT_CODES.internal);
 const describeError = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
 
-/** Splits bytes at cut points (taken modulo length + 1; repeated points give empty chunks). */
-async function* splitAt(bytes: Uint8Array, cuts: readonly number[]): AsyncGenerator<Uint8Array> {
-  const points = cuts.map((c) => c % (bytes.length + 1)).sort((a, b) => a - b);
-  let at = 0;
-  for (const p of points) {
-    yield bytes.subarray(at, p);
-    at = p;
-  }
-  yield bytes.subarray(at);
-}
 
 /** Random cut points plus, sometimes, a run of 1-byte chunks somewhere; the chunk count stays bounded. */
 const chunkingArb = fc
