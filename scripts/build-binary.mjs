@@ -1,0 +1,60 @@
+// npm run build:binary: dist/envelope, one executable file with Node inside,
+// built offline from the Node that runs this script (Node's single executable
+// applications, https://nodejs.org/api/single-executable-applications.html).
+//
+// A single executable application runs one CommonJS script and can require
+// only Node's built-in modules, so everything (commander, cosmiconfig, every
+// command) is bundled into one file without code splitting. `pkg` is not used:
+// it is archived and downloads Node binaries at build time, which cannot work
+// offline.
+
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const out = join(root, 'dist');
+const work = join(out, 'sea');
+mkdirSync(work, { recursive: true });
+const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+
+await build({
+  absWorkingDir: root,
+  entryPoints: ['src/cli/main.ts'],
+  outfile: join(work, 'envelope.cjs'),
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  logLevel: 'warning',
+  legalComments: 'none',
+  define: { ENVELOPE_VERSION: JSON.stringify(version) },
+}).catch(() => process.exit(1));
+
+const config = join(work, 'sea-config.json');
+writeFileSync(
+  config,
+  // The code cache spares compiling the whole bundle at every start.
+  JSON.stringify({ main: join(work, 'envelope.cjs'), output: join(work, 'envelope.blob'), disableExperimentalSEAWarning: true, useCodeCache: true }),
+);
+execFileSync(process.execPath, ['--experimental-sea-config', config], { stdio: 'pipe' });
+
+const binary = join(out, 'envelope');
+copyFileSync(process.execPath, binary);
+chmodSync(binary, 0o755);
+execFileSync(
+  process.execPath,
+  [
+    join(root, 'node_modules', 'postject', 'dist', 'cli.js'),
+    binary,
+    'NODE_SEA_BLOB',
+    join(work, 'envelope.blob'),
+    '--sentinel-fuse',
+    'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2',
+  ],
+  // postject's ELF library warns about note sections it does not know; show its output only if it fails.
+  { stdio: 'pipe' },
+);
+process.stdout.write(`build:binary: wrote ${binary}\n`);

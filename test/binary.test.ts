@@ -1,0 +1,53 @@
+// The single-file executable (npm run build:binary): built from the local Node
+// offline, it runs the commands without node_modules or dist/ beside it.
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT, workdirs } from './helpers.js';
+
+const workdir = workdirs('envelope-binary-');
+let binary: string;
+let dir: string;
+
+beforeAll(() => {
+  execFileSync(process.execPath, [join(REPO_ROOT, 'scripts', 'build-binary.mjs')], { stdio: 'pipe' });
+  // Run a copy from elsewhere: it must not need the repository beside it.
+  dir = workdir();
+  binary = join(dir, 'envelope');
+  copyFileSync(join(REPO_ROOT, 'dist', 'envelope'), binary);
+}, 180_000);
+
+function run(args: string[], stdin?: Buffer | string) {
+  const r = spawnSync(binary, args, { cwd: dir, input: stdin ?? '', env: { ...process.env, ENVELOPE_KEYSTORE: join(dir, 'ks') } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr.toString() };
+}
+
+describe('single-file executable', () => {
+  it('prints the version of package.json', () => {
+    const { version } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+    const r = run(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.toString()).toBe(`${version}\n`);
+    expect(r.stderr).toBe('');
+  });
+
+  it('creates a key, encrypts and decrypts through pipes, and inspects', () => {
+    expect(run(['keygen', 'demo']).code).toBe(0);
+    const plaintext = Buffer.from('sealed by the single-file executable');
+    const message = run(['encrypt', '-k', 'alias/demo', '-c', 'purpose=test'], plaintext);
+    expect(message.code).toBe(0);
+    const opened = run(['decrypt', '-c', 'purpose=test'], message.stdout);
+    expect(opened.code).toBe(0);
+    expect(opened.stdout.equals(plaintext)).toBe(true);
+    const summary = run(['inspect', '--json'], message.stdout);
+    expect(summary.code).toBe(0);
+    expect(JSON.parse(summary.stdout.toString())).toMatchObject({ version: 2, suite: { id: '0x0478' }, encryptionContext: { purpose: 'test' } });
+  });
+
+  it('maps errors to the same exit codes', () => {
+    expect(run(['decrypt'], 'not a message').code).toBe(4);
+    expect(run(['encrypt', '--bogus']).code).toBe(2);
+  });
+});
