@@ -2,7 +2,7 @@
 // offline, it runs the commands without node_modules or dist/ beside it.
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, workdirs } from './helpers.js';
@@ -44,6 +44,18 @@ describe('single-file executable', () => {
     const summary = run(['inspect', '--json'], message.stdout);
     expect(summary.code).toBe(0);
     expect(JSON.parse(summary.stdout.toString())).toMatchObject({ version: 2, suite: { id: '0x0478' }, encryptionContext: { purpose: 'test' } });
+  });
+
+  it('reads a YAML config, and names the problem with a JavaScript one', () => {
+    writeFileSync(join(dir, '.enveloperc.yaml'), 'frameSize: 2K\n');
+    const message = run(['encrypt', '-k', 'alias/demo'], 'x').stdout;
+    expect(JSON.parse(run(['inspect', '--json'], message).stdout.toString()).frameLength).toBe(2048);
+    unlinkSync(join(dir, '.enveloperc.yaml'));
+    writeFileSync(join(dir, 'envelope.config.cjs'), 'module.exports = { frameSize: "2K" };');
+    const r = run(['encrypt', '-k', 'alias/demo'], 'x');
+    unlinkSync(join(dir, 'envelope.config.cjs'));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^envelope: error: config .*envelope\.config\.cjs is JavaScript, which the single executable cannot load\n/);
   });
 
   it('maps errors to the same exit codes', () => {

@@ -11,6 +11,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, parse, resolve } from 'node:path';
+import { isSea } from 'node:sea';
 import { UsageError } from '../errors.js';
 
 export interface Config {
@@ -77,6 +78,11 @@ export function findConfigFile(cwd: string, home = homedir()): string | undefine
 async function loadFile(path: string): Promise<unknown> {
   if (path.endsWith('package.json')) {
     return (JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>).envelope;
+  }
+  if (/\.(c|m)?js$/.test(path) && isSea()) {
+    throw new UsageError(`config ${path} is JavaScript, which the single executable cannot load`, {
+      hints: ['write it as .enveloperc.json or .enveloperc.yaml, or use envelope from its npm install'],
+    });
   }
   const { cosmiconfig } = await import('cosmiconfig');
   try {
