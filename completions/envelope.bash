@@ -11,8 +11,8 @@
 _envelope_command() {
   case $1 in
     '') cmds='encrypt decrypt inspect exec re-encrypt keygen rotate keys kms audit keystore completion help' flags='--debug --config --keystore --allow-insecure-permissions --passphrase-fd --passphrase-file -V --version -h --help' args='' ;;
-    'encrypt') cmds='' flags='-k --key -c --context -o --output --sign --algorithm --frame-size --commitment-policy --armor --force -h --help --debug --config --keystore --allow-insecure-permissions --passphrase-fd --passphrase-file' args='file' ;;
-    'decrypt') cmds='' flags='-k --key -c --context -o --output --commitment-policy --max-encrypted-data-keys --max-frame-size --buffer --format --force -h --help --debug --config --keystore --allow-insecure-permissions --passphrase-fd --passphrase-file' args='file' ;;
+    'encrypt') cmds='' flags='-k --key -c --context -o --output -r --recursive --suffix --sign --algorithm --frame-size --commitment-policy --armor --force -h --help --debug --config --keystore --allow-insecure-permissions --passphrase-fd --passphrase-file' args='file...' ;;
+    'decrypt') cmds='' flags='-k --key -c --context -o --output -r --recursive --suffix --commitment-policy --max-encrypted-data-keys --max-frame-size --buffer --format --force -h --help --debug --config --keystore --allow-insecure-permissions --passphrase-fd --passphrase-file' args='file...' ;;
     'inspect') cmds='' flags='--json --max-encrypted-data-keys --max-frame-size -h --help --debug --config --keystore --allow-insecure-permissions --passphrase-fd --passphrase-file' args='file' ;;
     'exec') cmds='' flags='-k --key -c --context --commitment-policy --pristine -h --help --debug --config --keystore --allow-insecure-permissions --passphrase-fd --passphrase-file' args='file command...' ;;
     're-encrypt') cmds='' flags='--to --from -o --output --in-place --new-data-key --commitment-policy --max-encrypted-data-keys --max-frame-size --force -h --help --debug --config --keystore --allow-insecure-permissions --passphrase-fd --passphrase-file' args='file...' ;;
@@ -59,12 +59,14 @@ _envelope_value() {
     'encrypt/-k' | 'encrypt/--key') kind=key+ ;;
     'encrypt/-c' | 'encrypt/--context') kind=none ;;
     'encrypt/-o' | 'encrypt/--output') kind=file ;;
+    'encrypt/--suffix') kind=none ;;
     'encrypt/--algorithm') kind=none ;;
     'encrypt/--frame-size') kind=none ;;
     'encrypt/--commitment-policy') kind=choice:require-encrypt-require-decrypt,require-encrypt-allow-decrypt,forbid-encrypt-allow-decrypt ;;
     'decrypt/-k' | 'decrypt/--key') kind=key+ ;;
     'decrypt/-c' | 'decrypt/--context') kind=none ;;
     'decrypt/-o' | 'decrypt/--output') kind=file ;;
+    'decrypt/--suffix') kind=none ;;
     'decrypt/--commitment-policy') kind=choice:require-encrypt-require-decrypt,require-encrypt-allow-decrypt,forbid-encrypt-allow-decrypt ;;
     'decrypt/--max-encrypted-data-keys') kind=none ;;
     'decrypt/--max-frame-size') kind=none ;;

@@ -7,9 +7,9 @@
 # Succeeds when FLAG takes a value at PATH ('keys list').
 function __envelope_takes_value --argument-names path flag
     switch "$path/$flag"
-        case 'encrypt/-k' 'encrypt/--key' 'encrypt/-c' 'encrypt/--context' 'encrypt/-o' 'encrypt/--output' 'encrypt/--algorithm' 'encrypt/--frame-size' 'encrypt/--commitment-policy'
+        case 'encrypt/-k' 'encrypt/--key' 'encrypt/-c' 'encrypt/--context' 'encrypt/-o' 'encrypt/--output' 'encrypt/--suffix' 'encrypt/--algorithm' 'encrypt/--frame-size' 'encrypt/--commitment-policy'
             return 0
-        case 'decrypt/-k' 'decrypt/--key' 'decrypt/-c' 'decrypt/--context' 'decrypt/-o' 'decrypt/--output' 'decrypt/--commitment-policy' 'decrypt/--max-encrypted-data-keys' 'decrypt/--max-frame-size' 'decrypt/--format'
+        case 'decrypt/-k' 'decrypt/--key' 'decrypt/-c' 'decrypt/--context' 'decrypt/-o' 'decrypt/--output' 'decrypt/--suffix' 'decrypt/--commitment-policy' 'decrypt/--max-encrypted-data-keys' 'decrypt/--max-frame-size' 'decrypt/--format'
             return 0
         case 'inspect/--max-encrypted-data-keys' 'inspect/--max-frame-size'
             return 0
@@ -155,8 +155,8 @@ complete -c envelope -l passphrase-file -r -F -d 'read the keystore passphrase f
 complete -c envelope -s h -l help -d 'display help for command'
 
 # envelope
-complete -c envelope -n "__envelope_at '' 0" -f -a 'encrypt' -d 'encrypt a file or stdin into an AWS Encryption SDK message'
-complete -c envelope -n "__envelope_at '' 0" -f -a 'decrypt' -d 'decrypt an AWS Encryption SDK message'
+complete -c envelope -n "__envelope_at '' 0" -f -a 'encrypt' -d 'encrypt files, directory trees or stdin into AWS Encryption SDK messages'
+complete -c envelope -n "__envelope_at '' 0" -f -a 'decrypt' -d 'decrypt AWS Encryption SDK messages: files, directory trees or stdin'
 complete -c envelope -n "__envelope_at '' 0" -f -a 'inspect' -d 'show what a message says about itself, without any key'
 complete -c envelope -n "__envelope_at '' 0" -f -a 'exec' -d 'run a command with a dotenv message decrypted into its environment'
 complete -c envelope -n "__envelope_at '' 0" -f -a 're-encrypt' -d 'give messages new master keys without re-encrypting their bodies'
@@ -173,26 +173,30 @@ complete -c envelope -n "__envelope_at ''" -s V -l version -d 'print the version
 # envelope encrypt
 complete -c envelope -n "__envelope_at 'encrypt'" -s k -l key -x -a '(__envelope_keys key+)' -d 'master key to wrap the data key (repeatable; the first one makes it)'
 complete -c envelope -n "__envelope_at 'encrypt'" -s c -l context -x -d 'encryption context pair, authenticated and stored in the header (repeatable)'
-complete -c envelope -n "__envelope_at 'encrypt'" -s o -l output -r -F -d 'output file, or - for stdout'
+complete -c envelope -n "__envelope_at 'encrypt'" -s o -l output -r -F -d 'output file, - for stdout, or an existing directory to put the outputs in'
+complete -c envelope -n "__envelope_at 'encrypt'" -s r -l recursive -d 'walk directories and mirror their trees into -o DIR'
+complete -c envelope -n "__envelope_at 'encrypt'" -l suffix -x -d 'added to output file names (default: .enc)'
 complete -c envelope -n "__envelope_at 'encrypt'" -l sign -d 'sign the message with ECDSA P-384 (suite 0x0578)'
 complete -c envelope -n "__envelope_at 'encrypt'" -l algorithm -x -d 'algorithm suite id (0x0478) or ESDK name'
 complete -c envelope -n "__envelope_at 'encrypt'" -l frame-size -x -d 'plaintext bytes per frame, e.g. 64K, 1M (default: 64K)'
 complete -c envelope -n "__envelope_at 'encrypt'" -l commitment-policy -x -a 'require-encrypt-require-decrypt require-encrypt-allow-decrypt forbid-encrypt-allow-decrypt' -d 'key commitment policy'
 complete -c envelope -n "__envelope_at 'encrypt'" -l armor -d 'write base64 text in 76-column lines'
-complete -c envelope -n "__envelope_at 'encrypt'" -l force -d 'overwrite an existing output file'
-complete -c envelope -n "__envelope_at 'encrypt' 0" -F
+complete -c envelope -n "__envelope_at 'encrypt'" -l force -d 'overwrite existing output files'
+complete -c envelope -n "__envelope_at 'encrypt' 0+" -F
 
 # envelope decrypt
 complete -c envelope -n "__envelope_at 'decrypt'" -s k -l key -x -a '(__envelope_keys key+)' -d 'master key that may unwrap the data key (repeatable)'
 complete -c envelope -n "__envelope_at 'decrypt'" -s c -l context -x -d 'require a context pair (key=value) or key (key) (repeatable)'
-complete -c envelope -n "__envelope_at 'decrypt'" -s o -l output -r -F -d 'output file, or - for stdout'
+complete -c envelope -n "__envelope_at 'decrypt'" -s o -l output -r -F -d 'output file, - for stdout, or an existing directory to put the outputs in'
+complete -c envelope -n "__envelope_at 'decrypt'" -s r -l recursive -d 'walk directories and mirror their trees into -o DIR'
+complete -c envelope -n "__envelope_at 'decrypt'" -l suffix -x -d 'stripped from output file names (default: .enc or .encrypted; a name without it gets .dec)'
 complete -c envelope -n "__envelope_at 'decrypt'" -l commitment-policy -x -a 'require-encrypt-require-decrypt require-encrypt-allow-decrypt forbid-encrypt-allow-decrypt' -d 'key commitment policy'
 complete -c envelope -n "__envelope_at 'decrypt'" -l max-encrypted-data-keys -x -d 'refuse messages with more wrapped data keys'
 complete -c envelope -n "__envelope_at 'decrypt'" -l max-frame-size -x -d 'refuse frames larger than this'
 complete -c envelope -n "__envelope_at 'decrypt'" -l buffer -d 'with stdout: hold all plaintext until the whole message (and signature) verifies'
 complete -c envelope -n "__envelope_at 'decrypt'" -l format -x -a 'dotenv json' -d 'check that the plaintext is dotenv or JSON before writing any of it'
-complete -c envelope -n "__envelope_at 'decrypt'" -l force -d 'overwrite an existing output file'
-complete -c envelope -n "__envelope_at 'decrypt' 0" -F
+complete -c envelope -n "__envelope_at 'decrypt'" -l force -d 'overwrite existing output files'
+complete -c envelope -n "__envelope_at 'decrypt' 0+" -F
 
 # envelope inspect
 complete -c envelope -n "__envelope_at 'inspect'" -l json -d 'print JSON'

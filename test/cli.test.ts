@@ -648,7 +648,7 @@ describe('usage errors exit 2 with one error line and no stack trace', () => {
     ['an unknown flag close to a real one (--armr)', () => ['encrypt', '-k', keys.aes, '--armr']],
     ['an unknown command', () => ['frobnicate']],
     ['an unknown command close to a real one (encrpyt)', () => ['encrpyt']],
-    ['too many file arguments', () => ['encrypt', 'a', 'b', '-k', keys.aes]],
+    ['several inputs with -o - (stdout)', () => ['encrypt', 'a', 'b', '-k', keys.aes, '-o', '-']],
     ['a flag without its value', () => ['encrypt', '-k']],
     ['encrypt without a key', () => ['encrypt']],
     ['a bad key specifier (missing namespace)', () => ['encrypt', '-k', 'raw-aes:file=x.key,name=k']],

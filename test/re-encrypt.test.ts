@@ -658,6 +658,18 @@ describe('envelope re-encrypt (cli)', () => {
     await expect(open(w.read('raw2.enc'), [oldKey()], 'require-encrypt-require-decrypt')).rejects.toBeInstanceOf(NoKeyError);
   });
 
+  it('--in-place on several files that no key opens: exit 6 (the first failure\'s), not an internal error, files untouched', async () => {
+    w.write('raw.key', OLD_AES);
+    const rawKey = `raw-aes:file=raw.key,namespace=${NS},name=old`;
+    await w.ok(['encrypt', 'b.txt', '-k', rawKey, '-o', 'nokey1.enc']);
+    await w.ok(['encrypt', 'b.txt', '-k', rawKey, '-o', 'nokey2.enc']);
+    const before = [w.read('nokey1.enc'), w.read('nokey2.enc')];
+    const r = await w.run(['re-encrypt', 'nokey1.enc', 'nokey2.enc', '--to', 'alias/new', '--in-place']);
+    expect(r.code, describeRun(r)).toBe(6);
+    expect(r.stderr).toMatch(/^envelope: error: 2 of 2 files were not re-encrypted$/m);
+    expect([w.read('nokey1.enc'), w.read('nokey2.enc')]).toEqual(before);
+  });
+
   it('a local-key message re-encrypts to a raw RSA public key and decrypts with the private key', async () => {
     w.write('team.pub.pem', RSA.publicKey);
     w.write('team.pem', RSA.privateKey);

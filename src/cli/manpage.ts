@@ -201,7 +201,8 @@ const DESCRIPTION = `
 The ciphertext is the AWS Encryption SDK message format, byte for byte, so what *envelope* writes the AWS Encryption SDKs read, and the other way round.
 Master keys live in a local keystore, a directory that behaves like a small KMS (see *FILES*), or in key files (see *KEY SPECIFIERS*).
 
-With no _file_ (or *-*), input is stdin; with no *-o*, output is stdout for stdin, and for a file _file_*.enc* when encrypting and _file_ without *.enc* or *.encrypted* (else _file_*.dec*) when decrypting.
+With no _file_ (or *-*), input is stdin; with no *-o*, output is stdout for stdin, and for a file _file_*.enc* when encrypting and _file_ without *.enc* or *.encrypted* (else _file_*.dec*) when decrypting; *--suffix* changes the suffix added or stripped. An *-o* that is an existing directory receives the output under that name.
+*encrypt* and *decrypt* take several files, and with *-r* directory trees, which they mirror into *-o* _dir_; the keys are opened once, each file that fails is reported and the others go on, and the exit status is that of the first failure.
 Output files are written to a temporary file in the same directory and renamed into place when everything has verified: a failed decrypt leaves nothing behind, and an existing file is only replaced with *--force*.
 Binary ciphertext is not written to a terminal.
 
@@ -289,6 +290,11 @@ A key in the local keystore, and a file encrypted and decrypted with it:
 $ envelope keygen backups --rotation-period 365
 $ envelope encrypt -k alias/backups report.pdf          # writes report.pdf.enc
 $ envelope decrypt report.pdf.enc                       # writes report.pdf
+
+A directory tree encrypted into a mirror of itself, and restored from it:
+
+$ envelope encrypt -k alias/backups -r projects -o /backup/vault        # writes /backup/vault/projects/…/*.enc
+$ envelope decrypt -r /backup/vault/projects -o restored                # writes restored/projects/…
 
 Backups piped through encrypt, with an encryption context that decrypt then requires:
 

@@ -25,6 +25,31 @@ const KEYSTORE_HELP = `Keystore: --keystore DIR, else $ENVELOPE_KEYSTORE, else \
 Passphrase of a protected keystore: $ENVELOPE_PASSPHRASE, --passphrase-fd N, --passphrase-file PATH,
 or a prompt on the terminal; never on the command line.`;
 
+/** What encrypt and decrypt --help say about several inputs and -r. */
+function filesHelp(command: 'encrypt' | 'decrypt'): string {
+  if (command === 'encrypt') {
+    return `Several inputs: each output goes beside its input (a.txt.enc), or into -o DIR, an existing directory.
+With -r, directories are walked and mirrored into -o DIR (required; made if missing, with the usual
+umask modes): photos/2024/x.jpg becomes DIR/photos/2024/x.jpg.enc, and the contents of . go into DIR
+itself. Only regular files are encrypted, in name order; symbolic links inside a tree are not
+followed, DIR itself is not entered, and files already ending in the suffix are skipped.
+The keys are opened once; each file gets a fresh data key. An output that exists (without --force) or
+that is an input fails that file, and the others go on. Each file gets a line on stderr (envelope:
+a.txt -> a.txt.enc, envelope: b.txt: error: …, or …: skipped: …), then a count; the exit status is
+the first failure's, else 0. A single input prints nothing but its error, as always.`;
+  }
+  return `Several inputs: each output goes beside its input (a.txt.enc gives a.txt), or into -o DIR, an
+existing directory. With -r, directories are walked and mirrored into -o DIR (required; made if
+missing, mode 0700 like every directory made for plaintext): vault/2024/x.jpg.enc becomes
+DIR/vault/2024/x.jpg, and the contents of . go into DIR itself. Only regular files are decrypted, in
+name order; symbolic links inside a tree are not followed, DIR itself is not entered, and files that
+do not end in the suffix (.enc or .encrypted) are skipped.
+The keys are opened once. An output that exists (without --force) or that is an input fails that
+file, and the others go on. Each file gets a line on stderr (envelope: a.txt.enc -> a.txt, envelope:
+b.enc: error: …, or …: skipped: …), then a count; the exit status is the first failure's, else 0.
+A single input prints nothing but its error, as always.`;
+}
+
 type Action = (positionals: string[], flags: never) => Promise<void>;
 
 /**
@@ -64,36 +89,48 @@ export function buildProgram(): Command {
 
   program
     .command('encrypt')
-    .summary('encrypt a file or stdin into an AWS Encryption SDK message')
-    .description('Encrypt FILE (or stdin) under one or more master keys. Output goes to FILE.enc, to -o, or to stdout.')
-    .argument('[file]', 'input file; stdin when omitted or -')
+    .summary('encrypt files, directory trees or stdin into AWS Encryption SDK messages')
+    .description(
+      'Encrypt each FILE (or stdin) under one or more master keys, each under a fresh data key. ' +
+        'Output goes to FILE.enc (FILE and --suffix), into -o DIR, or for one input to -o FILE or stdout.',
+    )
+    .argument('[files...]', 'input files (and directories with -r); stdin when none or -')
     .option('-k, --key <key>', 'master key to wrap the data key (repeatable; the first one makes it)', collect, [])
     .option('-c, --context <key=value>', 'encryption context pair, authenticated and stored in the header (repeatable)', collect, [])
-    .option('-o, --output <path>', 'output file, or - for stdout')
+    .option('-o, --output <path>', 'output file, - for stdout, or an existing directory to put the outputs in')
+    .option('-r, --recursive', 'walk directories and mirror their trees into -o DIR')
+    .option('--suffix <suffix>', 'added to output file names (default: .enc)')
     .option('--sign', 'sign the message with ECDSA P-384 (suite 0x0578)')
     .option('--algorithm <suite>', 'algorithm suite id (0x0478) or ESDK name')
     .option('--frame-size <size>', 'plaintext bytes per frame, e.g. 64K, 1M (default: 64K)')
     .addOption(commitmentOption())
     .option('--armor', 'write base64 text in 76-column lines')
-    .option('--force', 'overwrite an existing output file')
+    .option('--force', 'overwrite existing output files')
     .addHelpText(
       'after',
-      `\n${KEY_HELP}\n\nExamples:\n  envelope encrypt -k alias/backups < db.dump > db.dump.enc      # after: envelope keygen backups\n  envelope encrypt secrets.env -k raw-rsa:file=team.pub.pem,namespace=team,name=ops -c app=web --armor`,
+      `\n${filesHelp('encrypt')}\n\n${KEY_HELP}\n\nExamples:\n` +
+        '  envelope encrypt -k alias/backups < db.dump > db.dump.enc      # after: envelope keygen backups\n' +
+        '  envelope encrypt secrets.env -k raw-rsa:file=team.pub.pem,namespace=team,name=ops -c app=web --armor\n' +
+        '  envelope encrypt -k alias/backups a.txt b.txt                   # writes a.txt.enc and b.txt.enc\n' +
+        '  envelope encrypt -k alias/backups -r photos notes.txt -o vault  # vault/photos/…/x.jpg.enc, vault/notes.txt.enc',
     )
     .action(lazy(() => import('./commands/encrypt.js'), 'run'));
 
   program
     .command('decrypt')
-    .summary('decrypt an AWS Encryption SDK message')
+    .summary('decrypt AWS Encryption SDK messages: files, directory trees or stdin')
     .description(
-      'Decrypt FILE (or stdin), binary or base64. Output goes to FILE without .enc, to -o, or to stdout.\n' +
+      'Decrypt each FILE (or stdin), binary or base64. Output goes to FILE without .enc or .encrypted (else FILE.dec), ' +
+        'into -o DIR, or for one input to -o FILE or stdout.\n' +
         'Local keystore keys are found from the message itself; other keys need -k.\n' +
         'No plaintext is written before it authenticates; a file output appears only once the whole message has.',
     )
-    .argument('[file]', 'input file; stdin when omitted or -')
+    .argument('[files...]', 'messages (and directories with -r); stdin when none or -')
     .option('-k, --key <key>', 'master key that may unwrap the data key (repeatable)', collect, [])
     .option('-c, --context <key[=value]>', 'require a context pair (key=value) or key (key) (repeatable)', collect, [])
-    .option('-o, --output <path>', 'output file, or - for stdout')
+    .option('-o, --output <path>', 'output file, - for stdout, or an existing directory to put the outputs in')
+    .option('-r, --recursive', 'walk directories and mirror their trees into -o DIR')
+    .option('--suffix <suffix>', 'stripped from output file names (default: .enc or .encrypted; a name without it gets .dec)')
     .addOption(commitmentOption())
     .option('--max-encrypted-data-keys <n>', 'refuse messages with more wrapped data keys', '10')
     .option('--max-frame-size <size>', 'refuse frames larger than this', '64M')
@@ -101,10 +138,14 @@ export function buildProgram(): Command {
     .addOption(
       new Option('--format <format>', 'check that the plaintext is dotenv or JSON before writing any of it').choices(['dotenv', 'json']),
     )
-    .option('--force', 'overwrite an existing output file')
+    .option('--force', 'overwrite existing output files')
     .addHelpText(
       'after',
-      `\n${KEY_HELP}\n\nExamples:\n  envelope decrypt db.dump.enc -o db.dump\n  envelope decrypt -k raw-rsa:file=ops.pem,namespace=team,name=ops -c app=web < secrets.env.enc`,
+      `\n${filesHelp('decrypt')}\n\n${KEY_HELP}\n\nExamples:\n` +
+        '  envelope decrypt db.dump.enc -o db.dump\n' +
+        '  envelope decrypt -k raw-rsa:file=ops.pem,namespace=team,name=ops -c app=web < secrets.env.enc\n' +
+        '  envelope decrypt a.txt.enc b.txt.encrypted c.bin                # writes a.txt, b.txt and c.bin.dec\n' +
+        '  envelope decrypt -r vault/photos -o restored                    # restored/photos/…/x.jpg',
     )
     .action(lazy(() => import('./commands/decrypt.js'), 'run'));
 

@@ -4,6 +4,7 @@ import { FormatError } from '../../errors.js';
 import { LocalKeyring } from '../../keyring/local.js';
 import { isLocalSpecifier, openKeyrings } from '../../keyring/registry.js';
 import { dearmor } from '../../stream/armor.js';
+import { checkBatchUsage, isBatch, naming, runBatch, singleOutput } from '../files.js';
 import { isStdio, openInput } from '../input.js';
 import { type KeystoreFlags, openKeystore } from '../keystore-options.js';
 import { parseCommitmentPolicy, parseContextRequirements, parseCount, parseSize } from '../options.js';
@@ -19,15 +20,11 @@ interface DecryptFlags extends KeystoreFlags {
   buffer?: boolean;
   format?: 'dotenv' | 'json';
   force?: boolean;
+  recursive?: boolean;
+  suffix?: string;
 }
 
-/** `x.enc` → `x`, `x.encrypted` → `x`, anything else → `x.dec`. */
-export function decryptedName(file: string): string {
-  const m = /^(.+)\.(enc|encrypted)$/.exec(file);
-  return m ? m[1]! : `${file}.dec`;
-}
-
-export async function run([file]: string[], flags: DecryptFlags): Promise<void> {
+export async function run(files: string[], flags: DecryptFlags): Promise<void> {
   const commitmentPolicy = parseCommitmentPolicy(flags.commitmentPolicy);
   const requiredContext = parseContextRequirements(flags.context.length > 0 ? flags.context : (flags.settings?.requiredContext ?? []));
   const keys = flags.key.length > 0 ? flags.key : (flags.settings?.decryptKeys ?? []);
@@ -35,22 +32,34 @@ export async function run([file]: string[], flags: DecryptFlags): Promise<void> 
     maxEncryptedDataKeys: parseCount('--max-encrypted-data-keys', flags.maxEncryptedDataKeys, 1, 65535),
     maxFrameLength: parseSize('--max-frame-size', flags.maxFrameSize),
   };
-  const output = flags.output ?? (isStdio(file) ? '-' : decryptedName(file!));
-  if (output !== '-') {
-    await assertNotSameFile(isStdio(file) ? undefined : file, output);
-    await refuseExisting(output, !!flags.force);
+  const names = naming('decrypt', flags.suffix);
+  const force = !!flags.force;
+  // Directories made for plaintext are the user's alone, as the files in them (0600).
+  const batch = isBatch(files, flags.recursive)
+    ? { names, output: flags.output, recursive: !!flags.recursive, force, directoryMode: 0o700 }
+    : undefined;
+  const [file] = files;
+  const output = batch ? undefined : await singleOutput(file, flags.output, names);
+  if (batch) await checkBatchUsage(files, batch);
+  else if (output !== '-') {
+    await assertNotSameFile(isStdio(file) ? undefined : file, output!);
+    await refuseExisting(output!, force);
   }
 
+  // The keys are opened once for all files.
   const keystore = openKeystore(flags);
   const keyrings = await openKeyrings(keys, { keystore: () => keystore });
   // Local keys are found from the ids in the message (DESIGN §2), unless -k names local keys.
   if (!keys.some(isLocalSpecifier)) keyrings.push(LocalKeyring.anyKey(keystore));
-  const input = await openInput(file);
-  let plaintext: AsyncIterable<Buffer> = decrypt(dearmor(input), { keyrings, commitmentPolicy, requiredContext, limits });
-  if (flags.format) plaintext = await checkedFormat(plaintext, flags.format);
-  else if (flags.buffer && output === '-') plaintext = await buffered(plaintext);
-  if (output === '-') return writeStdout(plaintext, false);
-  await writeFileAtomically(output, plaintext, { force: !!flags.force, mode: 0o600 });
+  const open = async (path: string | undefined, toStdout: boolean) => {
+    let plaintext: AsyncIterable<Buffer> = decrypt(dearmor(await openInput(path)), { keyrings, commitmentPolicy, requiredContext, limits });
+    if (flags.format) plaintext = await checkedFormat(plaintext, flags.format);
+    else if (flags.buffer && toStdout) plaintext = await buffered(plaintext);
+    return plaintext;
+  };
+  if (batch) return runBatch(files, batch, async (path, out) => writeFileAtomically(out, await open(path, false), { force, mode: 0o600 }));
+  if (output === '-') return writeStdout(await open(file, true), false);
+  await writeFileAtomically(output!, await open(file, false), { force, mode: 0o600 });
 }
 
 async function* replay(chunks: readonly Buffer[]): AsyncGenerator<Buffer> {

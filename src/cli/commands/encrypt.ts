@@ -3,6 +3,7 @@ import { UsageError } from '../../errors.js';
 import { DEFAULT_NON_COMMITTING_SUITE_ID, DEFAULT_SIGNED_SUITE_ID, DEFAULT_SUITE_ID, suiteById } from '../../format/suites.js';
 import { KEY_USAGES, openKeyrings } from '../../keyring/registry.js';
 import { armor } from '../../stream/armor.js';
+import { checkBatchUsage, isBatch, naming, runBatch, singleOutput } from '../files.js';
 import { isStdio, openInput } from '../input.js';
 import { type KeystoreFlags, openKeystore } from '../keystore-options.js';
 import { parseCommitmentPolicy, parseContextPairs, parseSize, parseSuite } from '../options.js';
@@ -18,9 +19,11 @@ interface EncryptFlags extends KeystoreFlags {
   commitmentPolicy: string;
   armor?: boolean;
   force?: boolean;
+  recursive?: boolean;
+  suffix?: string;
 }
 
-export async function run([file]: string[], flags: EncryptFlags): Promise<void> {
+export async function run(files: string[], flags: EncryptFlags): Promise<void> {
   const keys = flags.key.length > 0 ? flags.key : (flags.settings?.keys ?? []);
   if (keys.length === 0) {
     throw new UsageError('encrypt needs a key: -k KEY (or "keys" in a config file)', { hints: KEY_USAGES.map((u) => `a key is ${u}`) });
@@ -41,17 +44,27 @@ export async function run([file]: string[], flags: EncryptFlags): Promise<void> 
   }
   const frameLength = parseSize('--frame-size', flags.frameSize ?? flags.settings?.frameSize ?? '64K');
   const context = parseContextPairs(flags.context);
-  const output = flags.output ?? (isStdio(file) ? '-' : `${file}.enc`);
-  if (output !== '-') {
-    await assertNotSameFile(isStdio(file) ? undefined : file, output);
-    await refuseExisting(output, !!flags.force);
+  const names = naming('encrypt', flags.suffix);
+  const force = !!flags.force;
+  const batch = isBatch(files, flags.recursive)
+    ? { names, output: flags.output, recursive: !!flags.recursive, force, directoryMode: 0o777 }
+    : undefined;
+  const [file] = files;
+  const output = batch ? undefined : await singleOutput(file, flags.output, names);
+  if (batch) await checkBatchUsage(files, batch);
+  else if (output !== '-') {
+    await assertNotSameFile(isStdio(file) ? undefined : file, output!);
+    await refuseExisting(output!, force);
   }
 
+  // The keys are opened once; encrypt() makes a fresh data key for each message.
   const keystore = openKeystore(flags);
   const keyrings = await openKeyrings(keys, { keystore: () => keystore });
-  const input = await openInput(file);
-  const message = encrypt(input, { keyrings, suite, context, frameLength, commitmentPolicy });
-  const bytes = flags.armor ? armor(message) : message;
-  if (output === '-') return writeStdout(bytes, !flags.armor);
-  await writeFileAtomically(output, bytes, { force: !!flags.force, mode: 0o644 });
+  const seal = async (path: string | undefined) => {
+    const message = encrypt(await openInput(path), { keyrings, suite, context, frameLength, commitmentPolicy });
+    return flags.armor ? armor(message) : message;
+  };
+  if (batch) return runBatch(files, batch, async (path, out) => writeFileAtomically(out, await seal(path), { force, mode: 0o644 }));
+  if (output === '-') return writeStdout(await seal(file), !flags.armor);
+  await writeFileAtomically(output!, await seal(file), { force, mode: 0o644 });
 }

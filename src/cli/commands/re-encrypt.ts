@@ -3,6 +3,7 @@ import { EnvelopeError, UsageError } from '../../errors.js';
 import { LocalKeyring } from '../../keyring/local.js';
 import { isLocalSpecifier, openKeyrings } from '../../keyring/registry.js';
 import { armor, dearmor } from '../../stream/armor.js';
+import { BatchError } from '../files.js';
 import { isStdio, openInput } from '../input.js';
 import { type KeystoreFlags, openKeystore } from '../keystore-options.js';
 import { parseCommitmentPolicy, parseCount, parseSize } from '../options.js';
@@ -75,8 +76,7 @@ export async function run(files: string[], flags: ReEncryptFlags): Promise<void>
   }
   if (firstError) {
     // The exit status is the first failure's; the message counts them all.
-    const Kind = firstError.constructor as new (message: string, options?: { hints?: string[] }) => EnvelopeError;
-    throw new Kind(`${failed} of ${files.length} files were not re-encrypted`, { hints: [`first: ${firstError.message}`] });
+    throw new BatchError(`${failed} of ${files.length} files were not re-encrypted`, firstError, [`first: ${firstError.message}`]);
   }
 }
 
