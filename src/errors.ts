@@ -111,3 +111,15 @@ export function ioError(error: unknown, action: string, path: string): EnvelopeE
   const reason = (code && why[code]) ?? (error instanceof Error ? error.message.toLowerCase() : String(error));
   return new IoError(`cannot ${action} ${path}: ${reason}`, { cause: error });
 }
+
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+const SHORT_ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * Text that comes from a message (a context key or value, a provider id), made
+ * safe to print: control characters become visible escapes, so a hostile
+ * message can neither split an error line nor drive the terminal.
+ */
+export function printable(text: string): string {
+  return text.replace(CONTROL, (c) => SHORT_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

@@ -2,7 +2,7 @@
 // check commitment and header authentication, then stream the body out frame by
 // frame (client-apis/decrypt.md). Nothing is released before it authenticates.
 
-import { IntegrityError, NoKeyError } from '../errors.js';
+import { IntegrityError, NoKeyError, printable } from '../errors.js';
 import { PUBLIC_KEY_CONTEXT_KEY } from '../format/constants.js';
 import { type EncryptionContext, serializeContext } from '../format/encryption-context.js';
 import { createVerifier } from '../format/footer.js';
@@ -90,7 +90,9 @@ function checkRequirements(stored: EncryptionContext, required: readonly Context
   for (const { key, value } of required) {
     if (Object.hasOwn(stored, key)) {
       if (value !== undefined && stored[key] !== value) {
-        throw new IntegrityError(`encryption context ${key} is "${stored[key]}", not the required "${value}"`);
+        throw new IntegrityError(
+          `encryption context ${printable(key)} is "${printable(stored[key]!)}", not the required "${printable(value)}"`,
+        );
       }
     } else if (value === undefined) {
       throw missingContext({ [key]: '' });
@@ -102,7 +104,7 @@ function checkRequirements(stored: EncryptionContext, required: readonly Context
 }
 
 function missingContext(pairs: Record<string, string>): IntegrityError {
-  const keys = Object.keys(pairs).join(', ');
+  const keys = Object.keys(pairs).map(printable).join(', ');
   return new IntegrityError(`message does not have the required encryption context ${keys}`);
 }
 

@@ -8,7 +8,7 @@
 // Pairs are sorted by the UTF-8 bytes of their keys. An empty context serializes
 // to zero bytes (and the header's AAD length field is then 0).
 
-import { FormatError, UsageError } from '../errors.js';
+import { FormatError, printable, UsageError } from '../errors.js';
 import { ByteBuilder, ByteCursor, compareBytes, decodeUtf8, NeedMoreData, utf8 } from './bytes.js';
 import { RESERVED_CONTEXT_PREFIX } from './constants.js';
 
@@ -51,7 +51,7 @@ export function parseContext(bytes: Uint8Array): Record<string, string> {
       const key = decodeUtf8(cursor.take(cursor.u16()));
       const value = decodeUtf8(cursor.take(cursor.u16()));
       if (key === undefined || value === undefined) throw new FormatError('encryption context is not valid UTF-8');
-      if (Object.hasOwn(context, key)) throw new FormatError(`encryption context repeats the key "${key}"`);
+      if (Object.hasOwn(context, key)) throw new FormatError(`encryption context repeats the key "${printable(key)}"`);
       context[key] = value;
     }
   } catch (e) {
@@ -66,7 +66,7 @@ export function parseContext(bytes: Uint8Array): Record<string, string> {
 export function assertUserContext(context: EncryptionContext): void {
   for (const key of Object.keys(context)) {
     if (key.startsWith(RESERVED_CONTEXT_PREFIX)) {
-      throw new UsageError(`encryption context key "${key}" is reserved (keys may not start with "${RESERVED_CONTEXT_PREFIX}")`);
+      throw new UsageError(`encryption context key "${printable(key)}" is reserved (keys may not start with "${RESERVED_CONTEXT_PREFIX}")`);
     }
   }
 }

@@ -87,19 +87,62 @@ const ZERO_IV = new Uint8Array(IV_LENGTH);
 
 /**
  * Decodes a header from the start of `bytes`. Returns undefined when `bytes` is a
- * valid prefix that ends too soon, so a streaming caller can read more and retry.
+ * valid prefix that ends too soon.
  */
 export function decodeHeader(bytes: Uint8Array, limits: HeaderLimits): DecodedHeader | undefined {
-  const cursor = new ByteCursor(bytes);
+  const step = decodeHeaderStep(bytes, limits, newHeaderProgress());
+  return 'decoded' in step ? step.decoded : undefined;
+}
+
+/**
+ * What a streaming decode has read so far: the fixed prefix and the wrapped keys
+ * already complete. With it, each attempt resumes where the last one stopped, so
+ * a header that arrives in many small pieces is read in linear time.
+ */
+export interface HeaderProgress {
+  prefix?: HeaderPrefix;
+  readonly encryptedDataKeys: EncryptedDataKey[];
+  /** Where the next unread field starts. */
+  offset: number;
+}
+
+interface HeaderPrefix {
+  readonly version: MessageVersion;
+  readonly suite: AlgorithmSuite;
+  readonly messageId: Uint8Array;
+  readonly context: EncryptionContext;
+  readonly edkCount: number;
+}
+
+export function newHeaderProgress(): HeaderProgress {
+  return { encryptedDataKeys: [], offset: 0 };
+}
+
+/** One attempt: the header, or how many bytes of input it needs before the next attempt. */
+export function decodeHeaderStep(
+  bytes: Uint8Array,
+  limits: HeaderLimits,
+  progress: HeaderProgress,
+): { decoded: DecodedHeader } | { needed: number } {
+  const c = new ByteCursor(bytes);
+  c.offset = progress.offset;
   try {
-    return readHeader(cursor, limits);
+    if (!progress.prefix) {
+      progress.prefix = readPrefix(c, limits);
+      progress.offset = c.offset;
+    }
+    while (progress.encryptedDataKeys.length < progress.prefix.edkCount) {
+      progress.encryptedDataKeys.push(readEncryptedDataKey(c));
+      progress.offset = c.offset;
+    }
+    return { decoded: readRest(c, limits, progress.prefix, progress.encryptedDataKeys) };
   } catch (e) {
-    if (e instanceof NeedMoreData) return undefined;
+    if (e instanceof NeedMoreData) return { needed: e.needed };
     throw e;
   }
 }
 
-function readHeader(c: ByteCursor, limits: HeaderLimits): DecodedHeader {
+function readPrefix(c: ByteCursor, limits: HeaderLimits): HeaderPrefix {
   const version = c.u8();
   if (version !== MessageVersion.V1 && version !== MessageVersion.V2) {
     throw new FormatError(
@@ -127,15 +170,23 @@ function readHeader(c: ByteCursor, limits: HeaderLimits): DecodedHeader {
       { hints: ['raise it with --max-encrypted-data-keys if you trust the sender'] },
     );
   }
-  const encryptedDataKeys: EncryptedDataKey[] = [];
-  for (let i = 0; i < edkCount; i++) {
-    const providerId = decodeUtf8(c.take(c.u16()));
-    if (providerId === undefined) throw new FormatError('an encrypted data key has a provider id that is not UTF-8');
-    const providerInfo = c.take(c.u16());
-    const ciphertext = c.take(c.u16());
-    encryptedDataKeys.push({ providerId, providerInfo, ciphertext });
-  }
+  return { version, suite, messageId, context, edkCount };
+}
 
+function readEncryptedDataKey(c: ByteCursor): EncryptedDataKey {
+  const providerId = decodeUtf8(c.take(c.u16()));
+  if (providerId === undefined) throw new FormatError('an encrypted data key has a provider id that is not UTF-8');
+  const providerInfo = c.take(c.u16());
+  const ciphertext = c.take(c.u16());
+  return { providerId, providerInfo, ciphertext };
+}
+
+function readRest(
+  c: ByteCursor,
+  limits: HeaderLimits,
+  { version, suite, messageId, context }: HeaderPrefix,
+  encryptedDataKeys: readonly EncryptedDataKey[],
+): DecodedHeader {
   const contentType = c.u8();
   if (contentType !== ContentType.Framed && contentType !== ContentType.NonFramed) {
     throw new FormatError(`unknown content type ${contentType}`);
@@ -166,7 +217,7 @@ function readHeader(c: ByteCursor, limits: HeaderLimits): DecodedHeader {
     suite,
     messageId,
     context,
-    encryptedDataKeys,
+    encryptedDataKeys: [...encryptedDataKeys],
     contentType,
     frameLength,
     ...(commitment ? { commitment } : {}),

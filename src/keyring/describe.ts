@@ -1,3 +1,4 @@
+import { printable } from '../errors.js';
 import type { EncryptedDataKey } from '../format/header.js';
 import { parseRawAesProviderInfo } from './raw-aes.js';
 
@@ -14,5 +15,5 @@ export function edkKeyName(edk: EncryptedDataKey): string {
 }
 
 export function describeEdk(edk: EncryptedDataKey): string {
-  return `${edk.providerId} ${edkKeyName(edk)}`;
+  return `${printable(edk.providerId)} ${edkKeyName(edk)}`;
 }

@@ -35,11 +35,34 @@ export class ByteReader {
     return this.buffered >= n;
   }
 
-  /** Everything buffered, as one contiguous view (not consumed). */
+  /**
+   * Everything buffered, as one contiguous view (not consumed). Chunks are
+   * gathered into a buffer with spare room that doubles as it fills, so peeking
+   * again after each new chunk costs the new bytes, not everything again.
+   */
   peek(): Buffer {
-    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks, this.buffered)];
+    if (this.chunks.length > 1) {
+      const first = this.chunks[0]!;
+      const room = this.gathered;
+      let target: Buffer;
+      let at: number;
+      if (room && first.buffer === room.buffer && first.byteOffset === room.byteOffset && room.length >= this.buffered) {
+        target = room;
+        at = first.length;
+        for (const c of this.chunks.slice(1)) at += c.copy(target, at);
+      } else {
+        target = Buffer.allocUnsafe(Math.max(this.buffered, 2 * first.length));
+        at = 0;
+        for (const c of this.chunks) at += c.copy(target, at);
+      }
+      this.gathered = target;
+      this.chunks = [target.subarray(0, at)];
+    }
     return this.chunks[0] ?? Buffer.alloc(0);
   }
+
+  /** The buffer peek() gathers into, while its start is still the first buffered byte. */
+  private gathered: Buffer | undefined;
 
   get available(): number {
     return this.buffered;

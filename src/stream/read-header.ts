@@ -2,7 +2,7 @@
 // no more than the header can legally need under the given limits.
 
 import { FormatError, IntegrityError } from '../errors.js';
-import { type DecodedHeader, decodeHeader, type HeaderLimits } from '../format/header.js';
+import { type DecodedHeader, decodeHeaderStep, type HeaderLimits, newHeaderProgress } from '../format/header.js';
 import type { ByteReader } from './byte-reader.js';
 
 export interface ReadHeaderLimits extends HeaderLimits {
@@ -12,18 +12,20 @@ export interface ReadHeaderLimits extends HeaderLimits {
 
 export async function readHeader(reader: ByteReader, limits: ReadHeaderLimits): Promise<DecodedHeader> {
   if (!(await reader.fill(1))) throw new FormatError('input is empty: not an encrypted message');
-  // Decode after every chunk, so a small message on a pipe that stays open is
-  // answered at once rather than when the writer closes it.
+  // Each attempt resumes where the last stopped and asks for exactly the bytes
+  // its next field needs: linear in the header's size however it is chunked, and
+  // a small message on a pipe that stays open is answered without waiting.
+  const progress = newHeaderProgress();
   for (;;) {
-    const decoded = decodeHeader(reader.peek(), limits);
-    if (decoded) {
-      reader.consume(decoded.length);
-      return decoded;
+    const step = decodeHeaderStep(reader.peek(), limits, progress);
+    if ('decoded' in step) {
+      reader.consume(step.decoded.length);
+      return step.decoded;
     }
-    if (reader.available >= limits.maxHeaderLength) {
+    if (step.needed > limits.maxHeaderLength) {
       throw new FormatError(`message header is larger than the limit of ${limits.maxHeaderLength} bytes`);
     }
-    if (!(await reader.fill(reader.available + 1))) {
+    if (!(await reader.fill(step.needed))) {
       throw new IntegrityError('message is truncated (it ends inside the header)');
     }
   }

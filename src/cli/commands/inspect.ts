@@ -1,4 +1,5 @@
 import { inspect, type MessageSummary } from '../../core/inspect.js';
+import { printable } from '../../errors.js';
 import { dearmor } from '../../stream/armor.js';
 import { isStdio, openInput } from '../input.js';
 import { parseCount, parseSize } from '../options.js';
@@ -27,8 +28,9 @@ function render(s: MessageSummary): string {
   ];
   const context = Object.entries(s.encryptionContext);
   if (context.length === 0) rows.push(['context', '(none)']);
-  context.forEach(([k, v], i) => rows.push([i === 0 ? 'context' : '', `${k}=${v}`]));
-  s.encryptedDataKeys.forEach((k, i) => rows.push([i === 0 ? 'data keys' : '', `${k.providerId}  ${k.keyName}`]));
+  // Keys, values and provider ids come from the message: escaped, so they cannot drive the terminal.
+  context.forEach(([k, v], i) => rows.push([i === 0 ? 'context' : '', `${printable(k)}=${printable(v)}`]));
+  s.encryptedDataKeys.forEach((k, i) => rows.push([i === 0 ? 'data keys' : '', `${printable(k.providerId)}  ${k.keyName}`]));
   rows.push(['body', s.contentType === 'framed' ? `framed, ${s.frameLength}-byte frames` : 'non-framed']);
   rows.push(['header', `${s.headerLength} bytes`]);
   if (s.body) {
