@@ -29,13 +29,13 @@ export interface FileOutputOptions {
   readonly mode: number;
 }
 
+/** Refuses to replace an existing file without --force. A device or pipe (-o /dev/null) is written, not replaced. */
 export async function refuseExisting(path: string, force: boolean): Promise<void> {
   if (force) return;
-  const exists = await stat(path).then(
-    () => true,
-    () => false,
-  );
-  if (exists) throw new IoError(`${path} already exists`, { hints: ['use --force to overwrite it'] });
+  const existing = await stat(path).catch(() => undefined);
+  if (existing && (existing.isFile() || existing.isDirectory())) {
+    throw new IoError(`${path} already exists`, { hints: ['use --force to overwrite it'] });
+  }
 }
 
 export async function writeFileAtomically(

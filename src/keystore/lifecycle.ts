@@ -130,5 +130,6 @@ export function assertExportable(record: KeyRecord): void {
   if (!record.Exportable) {
     throw new UsageError(`key ${record.KeyId} was not created --exportable: its material never leaves the keystore`);
   }
-  if (record.KeyState === 'PendingDeletion' || record.KeyState === 'PendingImport') throw wrongState(record, 'export');
+  // A key that is not Enabled refuses every operation (DESIGN §3), handing out its material included.
+  if (record.KeyState !== 'Enabled') throw wrongState(record, 'export');
 }

@@ -15,6 +15,7 @@ import { childStatus } from '../exit-status.js';
 import { openInput } from '../input.js';
 import { type KeystoreFlags, openKeystore } from '../keystore-options.js';
 import { parseCommitmentPolicy, parseContextRequirements } from '../options.js';
+import { watchMessage } from '../verbose.js';
 
 interface ExecFlags extends KeystoreFlags {
   key: string[];
@@ -25,6 +26,14 @@ interface ExecFlags extends KeystoreFlags {
 
 const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
 
+/** envelope's own environment for the child, less the keystore passphrases: the command does not need them. */
+function inheritedEnvironment(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.ENVELOPE_PASSPHRASE;
+  delete env.ENVELOPE_NEW_PASSPHRASE;
+  return env;
+}
+
 export async function run([file, ...command]: string[], flags: ExecFlags): Promise<void> {
   if (!file || command.length === 0) throw new UsageError('exec needs a file and a command: envelope exec FILE -- COMMAND …');
   const keys = flags.key.length > 0 ? flags.key : (flags.settings?.decryptKeys ?? []);
@@ -33,14 +42,17 @@ export async function run([file, ...command]: string[], flags: ExecFlags): Promi
   if (!keys.some(isLocalSpecifier)) keyrings.push(LocalKeyring.anyKey(keystore));
   const requiredContext = parseContextRequirements(flags.context.length > 0 ? flags.context : (flags.settings?.requiredContext ?? []));
 
+  const watch = watchMessage(file);
   const chunks: Buffer[] = [];
   for await (const chunk of decrypt(dearmor(await openInput(file)), {
     keyrings,
     commitmentPolicy: parseCommitmentPolicy(flags.commitmentPolicy),
     requiredContext,
+    ...(watch ? { onHeader: watch.unwrapped } : {}),
   })) {
     chunks.push(chunk);
   }
+  watch?.done();
   const plaintext = Buffer.concat(chunks);
   for (const c of chunks) c.fill(0);
   let vars: Record<string, string>;
@@ -50,7 +62,7 @@ export async function run([file, ...command]: string[], flags: ExecFlags): Promi
     plaintext.fill(0);
   }
 
-  const env = flags.pristine ? { ...vars } : { ...process.env, ...vars };
+  const env = flags.pristine ? { ...vars } : { ...inheritedEnvironment(), ...vars };
   const child = spawn(command[0]!, command.slice(1), { stdio: 'inherit', env });
   // From here on a signal is the command's business: pass it on, do not die of it.
   for (const signal of FORWARDED) {
