@@ -146,6 +146,8 @@ function __envelope_keys --argument-names kind
 end
 
 complete -c envelope -f
+complete -c envelope -s q -l quiet -d 'print nothing on stderr but errors: no notes, summary lines, warnings, spinner or progress'
+complete -c envelope -s v -l verbose -d 'also print which key unwrapped (or wrapped) the data key, and timings'
 complete -c envelope -l debug -d 'print stack traces with errors'
 complete -c envelope -l config -r -F -d 'read settings from this file instead of searching for .enveloperc and the like'
 complete -c envelope -l keystore -x -a '(__fish_complete_directories (commandline -ct))' -d 'the local keystore directory'

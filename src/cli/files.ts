@@ -9,7 +9,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { EnvelopeError, type ErrorCode, IoError, ioError, UsageError } from '../errors.js';
 import { isStdio } from './input.js';
 import { assertNotSameFile, refuseExisting } from './output.js';
-import { note } from './terminal.js';
+import { loadColors, note, palette, problem } from './terminal.js';
 
 export type Direction = 'encrypt' | 'decrypt';
 
@@ -209,11 +209,13 @@ export async function runBatch(
   let failed = 0;
   let skipped = 0;
   let first: { input: string; error: EnvelopeError } | undefined;
+  await loadColors();
+  const p = palette();
 
   for (const item of items) {
     if (item.skip !== undefined) {
       skipped++;
-      note(`envelope: ${item.input}: skipped: ${item.skip}`);
+      note(`envelope: ${item.input}: ${p.skipped('skipped:')} ${item.skip}`);
       continue;
     }
     try {
@@ -229,19 +231,20 @@ export async function runBatch(
       await makeDirectories(dirname(output), options.directoryMode, created);
       await work(item.input, output);
       done++;
-      note(`envelope: ${item.input} -> ${output}`);
+      note(`envelope: ${item.input} ${p.done('->')} ${output}`);
     } catch (e) {
       if (!(e instanceof EnvelopeError)) throw e;
       failed++;
       first ??= { input: item.input, error: e };
-      note(`envelope: ${item.input}: error: ${e.message}`);
+      // A failure is reported even with -q.
+      problem(`envelope: ${item.input}: ${p.error('error:')} ${e.message}`);
     }
   }
   // Directories made for files that then failed are not left behind empty.
   if (failed > 0) await removeEmptyDirectories(created);
 
   const total = done + failed + skipped;
-  note(`envelope: ${plural(total, 'file')}: ${done} done, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`);
+  note(p.summary(`envelope: ${plural(total, 'file')}: ${done} done, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`));
   if (first) {
     const verb = options.names.direction === 'encrypt' ? 'encrypted' : 'decrypted';
     // The first failure again, which a long run has scrolled away, with its hints.

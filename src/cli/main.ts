@@ -7,7 +7,7 @@ import { EXIT_CODES } from './exit-codes.js';
 import { childStatus } from './exit-status.js';
 import { removeTemporariesSync } from './output.js';
 import { buildProgram } from './program.js';
-import { formatError } from './terminal.js';
+import { clearStatus, loadColors, report } from './terminal.js';
 
 /**
  * Commander words its errors as sentences ("… is invalid. Allowed choices are …",
@@ -16,6 +16,8 @@ import { formatError } from './terminal.js';
 function usageFromCommander(text: string): UsageError {
   const [first = '', ...rest] = text
     .replace(/^error: /, '')
+    // An unknown `--flag=value` may be a secret typed in the wrong place: never echo the value.
+    .replace(/'(--?[^\s'=]+)=[^']*'/g, "'$1=…'")
     .split(/\.\s+|\n/)
     .map((s) => s.trim().replace(/^\((.*)\)$/, '$1').replace(/\.$/, ''))
     .filter(Boolean);
@@ -40,7 +42,7 @@ async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   const interrupt = (signal: NodeJS.Signals) => {
     removeTemporariesSync();
-    process.stderr.write(formatError(new InterruptedError(`interrupted by ${signal}`), false));
+    report(new InterruptedError(`interrupted by ${signal}`), false);
     process.exit(signal === 'SIGTERM' ? 143 : EXIT_CODES.interrupted);
   };
   process.on('exit', removeTemporariesSync);
@@ -48,15 +50,18 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGTERM', interrupt);
   try {
     await program.parseAsync(argv);
+    clearStatus();
     return childStatus.value ?? EXIT_CODES.ok;
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0) return 0;
       if (e.code === 'commander.help') return 0;
-      process.stderr.write(formatError(usageFromCommander(e.message), false));
+      await loadColors();
+      report(usageFromCommander(e.message), false);
       return EXIT_CODES.usage;
     }
-    process.stderr.write(formatError(e, debug));
+    await loadColors();
+    report(e, debug);
     return e instanceof EnvelopeError ? EXIT_CODES[e.code] : EXIT_CODES.internal;
   }
 }

@@ -208,6 +208,9 @@ Binary ciphertext is not written to a terminal.
 
 Data goes to stdout, messages for people to stderr; *--json* prints what a script wants to parse.
 Errors are one line on stderr, *envelope: error:* followed by what went wrong, with *hint:* lines where they help; *--debug* adds a stack trace.
+*-q* keeps only errors on stderr; *-v* adds which key unwrapped (or wrapped) each data key, and how long the header and the whole message took.
+Colors are used only when stderr is a terminal, and never with NO_COLOR set; FORCE_COLOR forces them.
+On a terminal that is not a CI log, a spinner shows while a passphrase unlocks the keystore, and a line updated in place shows the progress of an input over 64 MiB (bytes, of the total for a file, rate and time left); neither ever reaches a pipe or a log.
 *envelope help* [_command_] and *envelope* _command_ *--help* print the help of a command.
 `;
 
@@ -264,7 +267,10 @@ const ENVIRONMENT: readonly [string, string][] = [
   ],
   ['ENVELOPE_NEW_PASSPHRASE', 'The new passphrase for keystore protect and keystore change-passphrase; without it, envelope asks on the terminal, twice.'],
   ['XDG_DATA_HOME', 'The default keystore is $XDG_DATA_HOME/envelope, or ~/.local/share/envelope when it is unset or empty.'],
-  ['NO_COLOR', 'Honoured: envelope writes no colors or other terminal escapes when it is set (nor, at present, when it is not).'],
+  ['NO_COLOR', 'When set, whatever its value, envelope writes no colors, even with FORCE_COLOR.'],
+  ['FORCE_COLOR', 'Colors on stderr even when it is not a terminal (1, 2 or 3 for 16, 256 or 16 million colors); 0 turns them off.'],
+  ['CI', 'When set, envelope shows no spinner or progress line, even on a terminal.'],
+  ['TERM', 'With TERM=dumb, envelope shows no spinner or progress line, and no colors unless FORCE_COLOR is set.'],
 ];
 
 const EXIT_TEXT = `

@@ -6,6 +6,7 @@ import { Command, Option } from 'commander';
 import { loadConfig } from './config.js';
 import { EXIT_CODE_HELP } from './exit-codes.js';
 import { collect } from './options.js';
+import { configureTerminal, loadColors } from './terminal.js';
 
 const KEY_HELP = `Keys (-k, repeatable):
   alias/NAME, NAME, KEY-ID, local:alias/NAME, local:KEY-ID
@@ -20,6 +21,12 @@ const CONFIG_HELP = `Settings: flags beat the environment, which beats a config 
 package.json#envelope, .enveloperc, .enveloperc.json|.yaml|.yml, envelope.config.js|mjs|cjs from the
 working directory up to the home directory. Settings: keys, decryptKeys, keystore, frameSize,
 algorithm, requiredContext.`;
+
+const OUTPUT_HELP = `Output: data goes to stdout, words for people to stderr. -q keeps only errors on stderr; -v adds which
+key unwrapped (or wrapped) the data key, and timings. Colors only when stderr is a terminal, never with
+NO_COLOR set; FORCE_COLOR=1 forces them (FORCE_COLOR=0 turns them off). On a terminal, and not in CI, a
+spinner shows while a passphrase unlocks the keystore and a progress line (bytes, rate, time left) shows
+inputs over 64 MiB.`;
 
 const KEYSTORE_HELP = `Keystore: --keystore DIR, else $ENVELOPE_KEYSTORE, else \${XDG_DATA_HOME:-~/.local/share}/envelope.
 Passphrase of a protected keystore: $ENVELOPE_PASSPHRASE, --passphrase-fd N, --passphrase-file PATH,
@@ -62,7 +69,13 @@ function lazy<M>(load: () => Promise<M>, name: keyof M) {
     const command = args[args.length - 1] as Command;
     const positionals = args.slice(0, -2).flatMap((a) => (a === undefined ? [] : Array.isArray(a) ? a : [a])) as string[];
     const flags = command.optsWithGlobals();
-    const [module, settings] = await Promise.all([load(), loadConfig(flags.config as string | undefined)]);
+    configureTerminal(flags);
+    // -v lines are painted from synchronous callbacks: colors (if on) are loaded beside the command.
+    const [module, settings] = await Promise.all([
+      load(),
+      loadConfig(flags.config as string | undefined),
+      flags.verbose ? loadColors() : undefined,
+    ]);
     await (module[name] as Action)(positionals, { ...flags, settings } as never);
   };
 }
@@ -76,6 +89,10 @@ function commitmentOption(): Option {
 export function buildProgram(): Command {
   const program = new Command('envelope')
     .description('Envelope encryption: AWS Encryption SDK messages under master keys that never leave their home')
+    .addOption(
+      new Option('-q, --quiet', 'print nothing on stderr but errors: no notes, summary lines, warnings, spinner or progress').conflicts('verbose'),
+    )
+    .option('-v, --verbose', 'also print which key unwrapped (or wrapped) the data key, and timings')
     .option('--debug', 'print stack traces with errors')
     .option('--config <file>', 'read settings from this file instead of searching for .enveloperc and the like')
     .option('--keystore <dir>', 'the local keystore directory')
@@ -83,7 +100,7 @@ export function buildProgram(): Command {
     .option('--passphrase-fd <n>', 'read the keystore passphrase from this file descriptor')
     .option('--passphrase-file <path>', 'read the keystore passphrase from the first line of this file')
     .showHelpAfterError(false)
-    .addHelpText('after', `\nenvelope --version (or -V) prints the version.\n\n${KEYSTORE_HELP}\n\n${CONFIG_HELP}\n\n${EXIT_CODE_HELP}`)
+    .addHelpText('after', `\nenvelope --version (or -V) prints the version.\n\n${OUTPUT_HELP}\n\n${KEYSTORE_HELP}\n\n${CONFIG_HELP}\n\n${EXIT_CODE_HELP}`)
     .configureOutput({ outputError: () => undefined })
     .exitOverride();
 

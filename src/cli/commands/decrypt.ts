@@ -5,10 +5,12 @@ import { LocalKeyring } from '../../keyring/local.js';
 import { isLocalSpecifier, openKeyrings } from '../../keyring/registry.js';
 import { dearmor } from '../../stream/armor.js';
 import { checkBatchUsage, isBatch, naming, runBatch, singleOutput } from '../files.js';
-import { isStdio, openInput } from '../input.js';
+import { isStdio } from '../input.js';
 import { type KeystoreFlags, openKeystore } from '../keystore-options.js';
 import { parseCommitmentPolicy, parseContextRequirements, parseCount, parseSize } from '../options.js';
 import { assertNotSameFile, refuseExisting, writeFileAtomically, writeStdout } from '../output.js';
+import { openInputWithProgress } from '../progress.js';
+import { watchMessage } from '../verbose.js';
 
 interface DecryptFlags extends KeystoreFlags {
   key: string[];
@@ -51,15 +53,25 @@ export async function run(files: string[], flags: DecryptFlags): Promise<void> {
   const keyrings = await openKeyrings(keys, { keystore: () => keystore });
   // Local keys are found from the ids in the message (DESIGN §2), unless -k names local keys.
   if (!keys.some(isLocalSpecifier)) keyrings.push(LocalKeyring.anyKey(keystore));
-  const open = async (path: string | undefined, toStdout: boolean) => {
-    let plaintext: AsyncIterable<Buffer> = decrypt(dearmor(await openInput(path)), { keyrings, commitmentPolicy, requiredContext, limits });
+  // One message from `path` through `write`; with -v, its keys and timings.
+  const decryptTo = async (path: string | undefined, toStdout: boolean, write: (plaintext: AsyncIterable<Buffer>) => Promise<void>) => {
+    const watch = watchMessage(isStdio(path) ? undefined : path);
+    let plaintext: AsyncIterable<Buffer> = decrypt(dearmor(await openInputWithProgress(path)), {
+      keyrings,
+      commitmentPolicy,
+      requiredContext,
+      limits,
+      ...(watch ? { onHeader: watch.unwrapped } : {}),
+    });
     if (flags.format) plaintext = await checkedFormat(plaintext, flags.format);
     else if (flags.buffer && toStdout) plaintext = await buffered(plaintext);
-    return plaintext;
+    await write(plaintext);
+    watch?.done();
   };
-  if (batch) return runBatch(files, batch, async (path, out) => writeFileAtomically(out, await open(path, false), { force, mode: 0o600 }));
-  if (output === '-') return writeStdout(await open(file, true), false);
-  await writeFileAtomically(output!, await open(file, false), { force, mode: 0o600 });
+  const toFile = (out: string) => (plaintext: AsyncIterable<Buffer>) => writeFileAtomically(out, plaintext, { force, mode: 0o600 });
+  if (batch) return runBatch(files, batch, (path, out) => decryptTo(path, false, toFile(out)));
+  if (output === '-') return decryptTo(file, true, (plaintext) => writeStdout(plaintext, false));
+  await decryptTo(file, false, toFile(output!));
 }
 
 async function* replay(chunks: readonly Buffer[]): AsyncGenerator<Buffer> {

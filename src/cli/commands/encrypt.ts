@@ -4,10 +4,12 @@ import { DEFAULT_NON_COMMITTING_SUITE_ID, DEFAULT_SIGNED_SUITE_ID, DEFAULT_SUITE
 import { KEY_USAGES, openKeyrings } from '../../keyring/registry.js';
 import { armor } from '../../stream/armor.js';
 import { checkBatchUsage, isBatch, naming, runBatch, singleOutput } from '../files.js';
-import { isStdio, openInput } from '../input.js';
+import { isStdio } from '../input.js';
 import { type KeystoreFlags, openKeystore } from '../keystore-options.js';
 import { parseCommitmentPolicy, parseContextPairs, parseSize, parseSuite } from '../options.js';
 import { assertNotSameFile, refuseExisting, writeFileAtomically, writeStdout } from '../output.js';
+import { openInputWithProgress } from '../progress.js';
+import { watchMessage } from '../verbose.js';
 
 interface EncryptFlags extends KeystoreFlags {
   key: string[];
@@ -60,11 +62,15 @@ export async function run(files: string[], flags: EncryptFlags): Promise<void> {
   // The keys are opened once; encrypt() makes a fresh data key for each message.
   const keystore = openKeystore(flags);
   const keyrings = await openKeyrings(keys, { keystore: () => keystore });
-  const seal = async (path: string | undefined) => {
-    const message = encrypt(await openInput(path), { keyrings, suite, context, frameLength, commitmentPolicy });
-    return flags.armor ? armor(message) : message;
+  // One message from `path` through `write`; with -v, its keys and timing.
+  const sealTo = async (path: string | undefined, write: (message: AsyncIterable<Uint8Array>) => Promise<void>) => {
+    const watch = watchMessage(isStdio(path) ? undefined : path, { wrappedBy: keyrings });
+    const message = encrypt(await openInputWithProgress(path), { keyrings, suite, context, frameLength, commitmentPolicy });
+    await write(flags.armor ? armor(message) : message);
+    watch?.done();
   };
-  if (batch) return runBatch(files, batch, async (path, out) => writeFileAtomically(out, await seal(path), { force, mode: 0o644 }));
-  if (output === '-') return writeStdout(await seal(file), !flags.armor);
-  await writeFileAtomically(output!, await seal(file), { force, mode: 0o644 });
+  const toFile = (out: string) => (message: AsyncIterable<Uint8Array>) => writeFileAtomically(out, message, { force, mode: 0o644 });
+  if (batch) return runBatch(files, batch, (path, out) => sealTo(path, toFile(out)));
+  if (output === '-') return sealTo(file, (message) => writeStdout(message, !flags.armor));
+  await sealTo(file, toFile(output!));
 }

@@ -3,6 +3,7 @@ import { printable } from '../../errors.js';
 import { dearmor } from '../../stream/armor.js';
 import { isStdio, openInput } from '../input.js';
 import { parseCount, parseSize } from '../options.js';
+import { openInputWithProgress } from '../progress.js';
 
 interface InspectFlags {
   json?: boolean;
@@ -15,7 +16,10 @@ export async function run([file]: string[], flags: InspectFlags): Promise<void> 
     maxEncryptedDataKeys: parseCount('--max-encrypted-data-keys', flags.maxEncryptedDataKeys, 1, 65535),
     maxFrameLength: parseSize('--max-frame-size', flags.maxFrameSize),
   };
-  const summary = await inspect(dearmor(await openInput(file)), { walkBody: !isStdio(file), limits });
+  // A file's body is walked to its end (with a progress line if it is large); stdin is read only up to the header.
+  const walkBody = !isStdio(file);
+  const input = walkBody ? await openInputWithProgress(file) : await openInput(file);
+  const summary = await inspect(dearmor(input), { walkBody, limits });
   process.stdout.write(flags.json ? `${JSON.stringify(summary, null, 2)}\n` : render(summary));
 }
 

@@ -4,11 +4,13 @@ import { LocalKeyring } from '../../keyring/local.js';
 import { isLocalSpecifier, openKeyrings } from '../../keyring/registry.js';
 import { armor, dearmor } from '../../stream/armor.js';
 import { BatchError } from '../files.js';
-import { isStdio, openInput } from '../input.js';
+import { isStdio } from '../input.js';
 import { type KeystoreFlags, openKeystore } from '../keystore-options.js';
 import { parseCommitmentPolicy, parseCount, parseSize } from '../options.js';
 import { assertNotSameFile, refuseExisting, writeFileAtomically, writeStdout } from '../output.js';
-import { note } from '../terminal.js';
+import { openInputWithProgress } from '../progress.js';
+import { problem } from '../terminal.js';
+import { describeKeyrings, watchMessage } from '../verbose.js';
 
 interface ReEncryptFlags extends KeystoreFlags {
   to: string[];
@@ -43,12 +45,21 @@ export async function run(files: string[], flags: ReEncryptFlags): Promise<void>
   if (!fromKeys.some(isLocalSpecifier)) from.push(LocalKeyring.anyKey(keystore));
   const run = flags.newDataKey ? reEncryptWithNewDataKey : reEncrypt;
   const options = { from, to, commitmentPolicy, limits };
+  const afterUnwrap = flags.newDataKey ? `a new data key is wrapped by ${describeKeyrings(to)}` : `data key wrapped anew by ${describeKeyrings(to)}`;
+  const watched = (path: string | undefined) => {
+    const watch = watchMessage(path, { afterUnwrap });
+    return { watch, watchedOptions: watch ? { ...options, onHeader: watch.unwrapped } : options };
+  };
 
   if (files.length === 0 || (files.length === 1 && isStdio(files[0]))) {
-    const message = run(dearmor(await openInput(undefined)), options);
-    if (!flags.output || flags.output === '-') return writeStdout(message, true);
-    await refuseExisting(flags.output, !!flags.force);
-    return writeFileAtomically(flags.output, message, { force: !!flags.force, mode: 0o644 });
+    const { watch, watchedOptions } = watched(undefined);
+    const message = run(dearmor(await openInputWithProgress(undefined)), watchedOptions);
+    if (!flags.output || flags.output === '-') await writeStdout(message, true);
+    else {
+      await refuseExisting(flags.output, !!flags.force);
+      await writeFileAtomically(flags.output, message, { force: !!flags.force, mode: 0o644 });
+    }
+    return watch?.done();
   }
   let failed = 0;
   let firstError: EnvelopeError | undefined;
@@ -63,15 +74,18 @@ export async function run(files: string[], flags: ReEncryptFlags): Promise<void>
       }
       // In place, a base64 message stays base64 (it may live in a CI variable or YAML).
       let armored = false;
-      const message = run(dearmor(await openInput(file), (a) => (armored = a)), options);
+      const { watch, watchedOptions } = watched(file);
+      const message = run(dearmor(await openInputWithProgress(file), (a) => (armored = a)), watchedOptions);
       const bytes = flags.inPlace ? armorLike(message, () => armored) : message;
       if (output === '-') await writeStdout(bytes, true);
       else await writeFileAtomically(output, bytes, { force: !!flags.inPlace || !!flags.force, mode: 0o644 });
+      watch?.done();
     } catch (e) {
       if (files.length === 1 || !(e instanceof EnvelopeError)) throw e;
       failed++;
       firstError ??= e;
-      note(`envelope: ${file}: ${e.message}`);
+      // A failure is reported even with -q.
+      problem(`envelope: ${file}: ${e.message}`);
     }
   }
   if (firstError) {
