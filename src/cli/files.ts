@@ -8,7 +8,7 @@ import { mkdir, readdir, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { EnvelopeError, type ErrorCode, IoError, ioError, UsageError } from '../errors.js';
 import { isStdio } from './input.js';
-import { assertNotSameFile, refuseExisting } from './output.js';
+import { assertNotSameFile, refuseExisting, writeFileAtomically, writeStdout } from './output.js';
 import { loadColors, note, palette, problem } from './terminal.js';
 
 export type Direction = 'encrypt' | 'decrypt';
@@ -79,6 +79,54 @@ export interface BatchOptions {
   readonly force: boolean;
   /** Mode of the directories made for outputs, before umask: 0o700 for plaintext, 0o777 for ciphertext. */
   readonly directoryMode: number;
+}
+
+/**
+ * Where the outputs of one encrypt or decrypt run go: several inputs (or -r)
+ * make a batch; one input goes to its own output. Checked before any key is
+ * opened, so a usage error costs nothing.
+ */
+export type OutputPlan =
+  | { readonly kind: 'batch'; readonly inputs: readonly string[]; readonly options: BatchOptions }
+  | { readonly kind: 'single'; readonly input: string | undefined; readonly output: string; readonly force: boolean };
+
+export async function planOutputs(inputs: readonly string[], options: BatchOptions): Promise<OutputPlan> {
+  if (isBatch(inputs, options.recursive)) {
+    await checkBatchUsage(inputs, options);
+    return { kind: 'batch', inputs, options };
+  }
+  const [input] = inputs;
+  const output = await singleOutput(input, options.output, options.names);
+  if (output !== '-') {
+    await assertNotSameFile(isStdio(input) ? undefined : input, output);
+    await refuseExisting(output, options.force);
+  }
+  return { kind: 'single', input, output, force: options.force };
+}
+
+/** Where one message's bytes go: the writer, and whether it is stdout (where --buffer applies). */
+export interface Destination {
+  readonly toStdout: boolean;
+  write(bytes: AsyncIterable<Uint8Array>): Promise<void>;
+}
+
+/**
+ * Runs `work` for every input of the plan, with its destination: an atomic file
+ * of `mode`, or stdout (`binary`: refused on a terminal).
+ */
+export function deliver(
+  plan: OutputPlan,
+  { mode, binary }: { mode: number; binary: boolean },
+  work: (input: string | undefined, destination: Destination) => Promise<void>,
+): Promise<void> {
+  const force = plan.kind === 'batch' ? plan.options.force : plan.force;
+  const toFile = (out: string): Destination => ({
+    toStdout: false,
+    write: (bytes) => writeFileAtomically(out, bytes, { force, mode }),
+  });
+  if (plan.kind === 'batch') return runBatch(plan.inputs, plan.options, (input, out) => work(input, toFile(out)));
+  if (plan.output === '-') return work(plan.input, { toStdout: true, write: (bytes) => writeStdout(bytes, binary) });
+  return work(plan.input, toFile(plan.output));
 }
 
 /** Several inputs, or -r: the batch mode with summary lines. */

@@ -4,11 +4,10 @@ import { FormatError } from '../../errors.js';
 import { LocalKeyring } from '../../keyring/local.js';
 import { isLocalSpecifier, openKeyrings } from '../../keyring/registry.js';
 import { dearmor } from '../../stream/armor.js';
-import { checkBatchUsage, isBatch, naming, runBatch, singleOutput } from '../files.js';
+import { deliver, naming, planOutputs } from '../files.js';
 import { isStdio } from '../input.js';
 import { type KeystoreFlags, openKeystore } from '../keystore-options.js';
 import { parseCommitmentPolicy, parseContextRequirements, parseCount, parseSize } from '../options.js';
-import { assertNotSameFile, refuseExisting, writeFileAtomically, writeStdout } from '../output.js';
 import { openInputWithProgress } from '../progress.js';
 import { watchMessage } from '../verbose.js';
 
@@ -34,27 +33,22 @@ export async function run(files: string[], flags: DecryptFlags): Promise<void> {
     maxEncryptedDataKeys: parseCount('--max-encrypted-data-keys', flags.maxEncryptedDataKeys, 1, 65535),
     maxFrameLength: parseSize('--max-frame-size', flags.maxFrameSize),
   };
-  const names = naming('decrypt', flags.suffix);
-  const force = !!flags.force;
   // Directories made for plaintext are the user's alone, as the files in them (0600).
-  const batch = isBatch(files, flags.recursive)
-    ? { names, output: flags.output, recursive: !!flags.recursive, force, directoryMode: 0o700 }
-    : undefined;
-  const [file] = files;
-  const output = batch ? undefined : await singleOutput(file, flags.output, names);
-  if (batch) await checkBatchUsage(files, batch);
-  else if (output !== '-') {
-    await assertNotSameFile(isStdio(file) ? undefined : file, output!);
-    await refuseExisting(output!, force);
-  }
+  const plan = await planOutputs(files, {
+    names: naming('decrypt', flags.suffix),
+    output: flags.output,
+    recursive: !!flags.recursive,
+    force: !!flags.force,
+    directoryMode: 0o700,
+  });
 
   // The keys are opened once for all files.
   const keystore = openKeystore(flags);
   const keyrings = await openKeyrings(keys, { keystore: () => keystore });
   // Local keys are found from the ids in the message (DESIGN §2), unless -k names local keys.
   if (!keys.some(isLocalSpecifier)) keyrings.push(LocalKeyring.anyKey(keystore));
-  // One message from `path` through `write`; with -v, its keys and timings.
-  const decryptTo = async (path: string | undefined, toStdout: boolean, write: (plaintext: AsyncIterable<Buffer>) => Promise<void>) => {
+  // One message from `path` to its destination; with -v, its keys and timings.
+  await deliver(plan, { mode: 0o600, binary: false }, async (path, destination) => {
     const watch = watchMessage(isStdio(path) ? undefined : path);
     let plaintext: AsyncIterable<Buffer> = decrypt(dearmor(await openInputWithProgress(path)), {
       keyrings,
@@ -64,14 +58,10 @@ export async function run(files: string[], flags: DecryptFlags): Promise<void> {
       ...(watch ? { onHeader: watch.unwrapped } : {}),
     });
     if (flags.format) plaintext = await checkedFormat(plaintext, flags.format);
-    else if (flags.buffer && toStdout) plaintext = await buffered(plaintext);
-    await write(plaintext);
+    else if (flags.buffer && destination.toStdout) plaintext = await buffered(plaintext);
+    await destination.write(plaintext);
     watch?.done();
-  };
-  const toFile = (out: string) => (plaintext: AsyncIterable<Buffer>) => writeFileAtomically(out, plaintext, { force, mode: 0o600 });
-  if (batch) return runBatch(files, batch, (path, out) => decryptTo(path, false, toFile(out)));
-  if (output === '-') return decryptTo(file, true, (plaintext) => writeStdout(plaintext, false));
-  await decryptTo(file, false, toFile(output!));
+  });
 }
 
 async function* replay(chunks: readonly Buffer[]): AsyncGenerator<Buffer> {

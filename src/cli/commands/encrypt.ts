@@ -3,11 +3,10 @@ import { UsageError } from '../../errors.js';
 import { DEFAULT_NON_COMMITTING_SUITE_ID, DEFAULT_SIGNED_SUITE_ID, DEFAULT_SUITE_ID, suiteById } from '../../format/suites.js';
 import { KEY_USAGES, openKeyrings } from '../../keyring/registry.js';
 import { armor } from '../../stream/armor.js';
-import { checkBatchUsage, isBatch, naming, runBatch, singleOutput } from '../files.js';
+import { deliver, naming, planOutputs } from '../files.js';
 import { isStdio } from '../input.js';
 import { type KeystoreFlags, openKeystore } from '../keystore-options.js';
 import { parseCommitmentPolicy, parseContextPairs, parseSize, parseSuite } from '../options.js';
-import { assertNotSameFile, refuseExisting, writeFileAtomically, writeStdout } from '../output.js';
 import { openInputWithProgress } from '../progress.js';
 import { watchMessage } from '../verbose.js';
 
@@ -46,31 +45,22 @@ export async function run(files: string[], flags: EncryptFlags): Promise<void> {
   }
   const frameLength = parseSize('--frame-size', flags.frameSize ?? flags.settings?.frameSize ?? '64K');
   const context = parseContextPairs(flags.context);
-  const names = naming('encrypt', flags.suffix);
-  const force = !!flags.force;
-  const batch = isBatch(files, flags.recursive)
-    ? { names, output: flags.output, recursive: !!flags.recursive, force, directoryMode: 0o777 }
-    : undefined;
-  const [file] = files;
-  const output = batch ? undefined : await singleOutput(file, flags.output, names);
-  if (batch) await checkBatchUsage(files, batch);
-  else if (output !== '-') {
-    await assertNotSameFile(isStdio(file) ? undefined : file, output!);
-    await refuseExisting(output!, force);
-  }
+  const plan = await planOutputs(files, {
+    names: naming('encrypt', flags.suffix),
+    output: flags.output,
+    recursive: !!flags.recursive,
+    force: !!flags.force,
+    directoryMode: 0o777,
+  });
 
   // The keys are opened once; encrypt() makes a fresh data key for each message.
   const keystore = openKeystore(flags);
   const keyrings = await openKeyrings(keys, { keystore: () => keystore });
-  // One message from `path` through `write`; with -v, its keys and timing.
-  const sealTo = async (path: string | undefined, write: (message: AsyncIterable<Uint8Array>) => Promise<void>) => {
+  // One message from `path` to its destination; with -v, its keys and timing.
+  await deliver(plan, { mode: 0o644, binary: !flags.armor }, async (path, destination) => {
     const watch = watchMessage(isStdio(path) ? undefined : path, { wrappedBy: keyrings });
     const message = encrypt(await openInputWithProgress(path), { keyrings, suite, context, frameLength, commitmentPolicy });
-    await write(flags.armor ? armor(message) : message);
+    await destination.write(flags.armor ? armor(message) : message);
     watch?.done();
-  };
-  const toFile = (out: string) => (message: AsyncIterable<Uint8Array>) => writeFileAtomically(out, message, { force, mode: 0o644 });
-  if (batch) return runBatch(files, batch, (path, out) => sealTo(path, toFile(out)));
-  if (output === '-') return sealTo(file, (message) => writeStdout(message, !flags.armor));
-  await sealTo(file, toFile(output!));
+  });
 }
