@@ -3,6 +3,7 @@
 
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import type { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,28 +63,50 @@ export interface CliResult {
   stderr: string;
 }
 
+export interface CliOptions {
+  stdin?: Uint8Array | string;
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+  /** Written to the child's descriptor 3 (a pipe), for --passphrase-fd 3. */
+  fd3?: string;
+  /** In a session of its own: no controlling terminal, so no prompt can wait for a person. */
+  detached?: boolean;
+  /** Under `sh -c 'umask 000; exec …'`. */
+  umask000?: boolean;
+  /** Flags for node itself, before bin/envelope. */
+  nodeArgs?: readonly string[];
+}
+
 /** Runs bin/envelope with args, feeding `stdin` (closed at once when omitted). */
-export function runCli(
-  args: readonly string[],
-  options: { stdin?: Uint8Array | string; cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
-): Promise<CliResult> {
+export function runCli(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
+  const argv = [...(options.nodeArgs ?? []), ENVELOPE, ...args];
+  const [command, commandArgs] = options.umask000
+    ? ['sh', ['-c', 'umask 000; exec "$0" "$@"', process.execPath, ...argv]]
+    : [process.execPath, argv];
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [ENVELOPE, ...args], {
+    const child = spawn(command, commandArgs, {
       cwd: options.cwd ?? REPO_ROOT,
       env: { ...process.env, NO_COLOR: '1', ...options.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: options.fd3 === undefined ? ['pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe', 'pipe'],
+      detached: !!options.detached,
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => err.push(d));
+    child.stdout!.on('data', (d: Buffer) => out.push(d));
+    child.stderr!.on('data', (d: Buffer) => err.push(d));
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       resolvePromise({ code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') });
     });
-    child.stdin.on('error', () => undefined); // the child may exit before reading everything
-    child.stdin.end(options.stdin ?? '');
+    if (options.fd3 !== undefined) {
+      const fd3 = child.stdio[3] as Writable;
+      fd3.on('error', () => undefined);
+      fd3.end(options.fd3);
+    }
+    child.stdin!.on('error', () => undefined); // the child may exit before reading everything
+    child.stdin!.end(options.stdin ?? '');
   });
 }

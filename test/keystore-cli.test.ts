@@ -5,7 +5,6 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Writable } from 'node:stream';
 import {
   buildClient,
   CommitmentPolicy,
@@ -159,34 +158,9 @@ function auditLines(ks: Ks): string[] {
   return readFileSync(join(ks.dir, 'audit.log'), 'utf8').trimEnd().split('\n');
 }
 
-/**
- * bin/envelope in a session of its own (no controlling terminal, so no prompt can
- * wait for a person), with an optional extra pipe as fd 3.
- */
+/** bin/envelope with no controlling terminal, so no prompt can wait for a person. */
 function runWithoutTerminal(args: readonly string[], options: RunOptions & { fd3?: string } = {}): Promise<CliResult> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [ENVELOPE, ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, NO_COLOR: '1', ...CLEAN_ENV, ...options.env },
-      stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
-      detached: true,
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout!.on('data', (d: Buffer) => out.push(d));
-    child.stderr!.on('data', (d: Buffer) => err.push(d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolvePromise({ code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') });
-    });
-    const fd3 = child.stdio[3] as Writable;
-    fd3.on('error', () => undefined);
-    fd3.end(options.fd3 ?? '');
-    child.stdin!.on('error', () => undefined);
-    child.stdin!.end(options.stdin ?? '');
-  });
+  return runCli(args, { ...options, env: { ...CLEAN_ENV, ...options.env }, detached: true });
 }
 
 /** bin/envelope under `umask 000`. */

@@ -20,10 +20,9 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type CliResult, ENVELOPE, REPO_ROOT, workdirs } from './helpers.js';
+import { type CliResult, ENVELOPE, runCli, workdirs } from './helpers.js';
 
 // ---------------------------------------------------------------- fixtures
 
@@ -51,33 +50,7 @@ interface RunOptions {
 
 /** Runs bin/envelope without a controlling terminal (so it never prompts), as CLEAN_ENV plus `env`. */
 function envelope(args: readonly string[], options: RunOptions = {}): Promise<CliResult> {
-  const argv = [...(options.nodeArgs ?? []), ENVELOPE, ...args];
-  const [command, commandArgs] = options.umask000
-    ? ['sh', ['-c', 'umask 000; exec "$0" "$@"', process.execPath, ...argv]]
-    : [process.execPath, argv];
-  return new Promise((resolve, reject) => {
-    const child = spawn(command as string, commandArgs as string[], {
-      cwd: options.cwd ?? REPO_ROOT,
-      env: { ...process.env, NO_COLOR: '1', ...CLEAN_ENV, ...options.env },
-      stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
-      detached: true,
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout!.on('data', (d: Buffer) => out.push(d));
-    child.stderr!.on('data', (d: Buffer) => err.push(d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 45_000);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') });
-    });
-    const fd3 = child.stdio[3] as Writable;
-    fd3.on('error', () => undefined);
-    fd3.end(options.fd3 ?? '');
-    child.stdin!.on('error', () => undefined);
-    child.stdin!.end(options.stdin ?? '');
-  });
+  return runCli(args, { ...options, env: { ...CLEAN_ENV, ...options.env }, detached: true, timeoutMs: 45_000 });
 }
 
 const describeRun = (r: CliResult) => `exit ${r.code}${r.signal ? ` (${r.signal})` : ''}, stderr: ${JSON.stringify(r.stderr)}`;
