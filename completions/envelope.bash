@@ -12,10 +12,10 @@ _envelope_command() {
   case $1 in
     '') cmds='encrypt decrypt inspect exec re-encrypt keygen rotate keys kms audit keystore completion help' flags='-q --quiet -v --verbose --debug --config --keystore --allow-insecure-permissions --passphrase-fd --passphrase-file -V --version -h --help' args='' ;;
     'encrypt') cmds='' flags='-k --key -c --context -o --output -r --recursive --suffix --sign --algorithm --frame-size --commitment-policy --armor --force -h --help -q --quiet -v --verbose --debug --config --keystore --allow-insecure-permissions --passphrase-fd --passphrase-file' args='file...' ;;
-    'decrypt') cmds='' flags='-k --key -c --context -o --output -r --recursive --suffix --commitment-policy --max-encrypted-data-keys --max-frame-size --buffer --format --force -h --help -q --quiet -v --verbose --debug --config --keystore --allow-insecure-permissions --passphrase-fd --passphrase-file' args='file...' ;;
-    'inspect') cmds='' flags='--json --max-encrypted-data-keys --max-frame-size -h --help -q --quiet -v --verbose --debug --config --keystore --allow-insecure-permissions --passphrase-fd --passphrase-file' args='file' ;;
+    'decrypt') cmds='' flags='-k --key -c --context -o --output -r --recursive --suffix --commitment-policy --max-encrypted-data-keys --max-frame-size --max-header-size --buffer --format --force -h --help -q --quiet -v --verbose --debug --config --keystore --allow-insecure-permissions --passphrase-fd --passphrase-file' args='file...' ;;
+    'inspect') cmds='' flags='--json --max-encrypted-data-keys --max-frame-size --max-header-size -h --help -q --quiet -v --verbose --debug --config --keystore --allow-insecure-permissions --passphrase-fd --passphrase-file' args='file' ;;
     'exec') cmds='' flags='-k --key -c --context --commitment-policy --pristine -h --help -q --quiet -v --verbose --debug --config --keystore --allow-insecure-permissions --passphrase-fd --passphrase-file' args='file command...' ;;
-    're-encrypt') cmds='' flags='--to --from -o --output --in-place --new-data-key --commitment-policy --max-encrypted-data-keys --max-frame-size --force -h --help -q --quiet -v --verbose --debug --config --keystore --allow-insecure-permissions --passphrase-fd --passphrase-file' args='file...' ;;
+    're-encrypt') cmds='' flags='--to --from -o --output --in-place --new-data-key --commitment-policy --max-encrypted-data-keys --max-frame-size --max-header-size --force -h --help -q --quiet -v --verbose --debug --config --keystore --allow-insecure-permissions --passphrase-fd --passphrase-file' args='file...' ;;
     'keygen') cmds='' flags='--type --description --tag --rotation-period --import --origin --exportable --json -h --help -q --quiet -v --verbose --debug --config --keystore --allow-insecure-permissions --passphrase-fd --passphrase-file' args='none' ;;
     'rotate') cmds='' flags='--schedule --no-schedule --status --due --json -h --help -q --quiet -v --verbose --debug --config --keystore --allow-insecure-permissions --passphrase-fd --passphrase-file' args='key' ;;
     'keys') cmds='list show enable disable delete cancel-deletion alias policy export export-public import help' flags='-h --help -q --quiet -v --verbose --debug --config --keystore --allow-insecure-permissions --passphrase-fd --passphrase-file' args='' ;;
@@ -70,9 +70,11 @@ _envelope_value() {
     'decrypt/--commitment-policy') kind=choice:require-encrypt-require-decrypt,require-encrypt-allow-decrypt,forbid-encrypt-allow-decrypt ;;
     'decrypt/--max-encrypted-data-keys') kind=none ;;
     'decrypt/--max-frame-size') kind=none ;;
+    'decrypt/--max-header-size') kind=none ;;
     'decrypt/--format') kind=choice:dotenv,json ;;
     'inspect/--max-encrypted-data-keys') kind=none ;;
     'inspect/--max-frame-size') kind=none ;;
+    'inspect/--max-header-size') kind=none ;;
     'exec/-k' | 'exec/--key') kind=key+ ;;
     'exec/-c' | 'exec/--context') kind=none ;;
     'exec/--commitment-policy') kind=choice:require-encrypt-require-decrypt,require-encrypt-allow-decrypt,forbid-encrypt-allow-decrypt ;;
@@ -82,6 +84,7 @@ _envelope_value() {
     're-encrypt/--commitment-policy') kind=choice:require-encrypt-require-decrypt,require-encrypt-allow-decrypt,forbid-encrypt-allow-decrypt ;;
     're-encrypt/--max-encrypted-data-keys') kind=none ;;
     're-encrypt/--max-frame-size') kind=none ;;
+    're-encrypt/--max-header-size') kind=none ;;
     'keygen/--type') kind=choice:AES_256,RSA_2048,RSA_3072,RSA_4096 ;;
     'keygen/--description') kind=none ;;
     'keygen/--tag') kind=none ;;

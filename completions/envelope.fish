@@ -9,13 +9,13 @@ function __envelope_takes_value --argument-names path flag
     switch "$path/$flag"
         case 'encrypt/-k' 'encrypt/--key' 'encrypt/-c' 'encrypt/--context' 'encrypt/-o' 'encrypt/--output' 'encrypt/--suffix' 'encrypt/--algorithm' 'encrypt/--frame-size' 'encrypt/--commitment-policy'
             return 0
-        case 'decrypt/-k' 'decrypt/--key' 'decrypt/-c' 'decrypt/--context' 'decrypt/-o' 'decrypt/--output' 'decrypt/--suffix' 'decrypt/--commitment-policy' 'decrypt/--max-encrypted-data-keys' 'decrypt/--max-frame-size' 'decrypt/--format'
+        case 'decrypt/-k' 'decrypt/--key' 'decrypt/-c' 'decrypt/--context' 'decrypt/-o' 'decrypt/--output' 'decrypt/--suffix' 'decrypt/--commitment-policy' 'decrypt/--max-encrypted-data-keys' 'decrypt/--max-frame-size' 'decrypt/--max-header-size' 'decrypt/--format'
             return 0
-        case 'inspect/--max-encrypted-data-keys' 'inspect/--max-frame-size'
+        case 'inspect/--max-encrypted-data-keys' 'inspect/--max-frame-size' 'inspect/--max-header-size'
             return 0
         case 'exec/-k' 'exec/--key' 'exec/-c' 'exec/--context' 'exec/--commitment-policy'
             return 0
-        case 're-encrypt/--to' 're-encrypt/--from' 're-encrypt/-o' 're-encrypt/--output' 're-encrypt/--commitment-policy' 're-encrypt/--max-encrypted-data-keys' 're-encrypt/--max-frame-size'
+        case 're-encrypt/--to' 're-encrypt/--from' 're-encrypt/-o' 're-encrypt/--output' 're-encrypt/--commitment-policy' 're-encrypt/--max-encrypted-data-keys' 're-encrypt/--max-frame-size' 're-encrypt/--max-header-size'
             return 0
         case 'keygen/--type' 'keygen/--description' 'keygen/--tag' 'keygen/--rotation-period' 'keygen/--import' 'keygen/--origin'
             return 0
@@ -195,6 +195,7 @@ complete -c envelope -n "__envelope_at 'decrypt'" -l suffix -x -d 'stripped from
 complete -c envelope -n "__envelope_at 'decrypt'" -l commitment-policy -x -a 'require-encrypt-require-decrypt require-encrypt-allow-decrypt forbid-encrypt-allow-decrypt' -d 'key commitment policy'
 complete -c envelope -n "__envelope_at 'decrypt'" -l max-encrypted-data-keys -x -d 'refuse messages with more wrapped data keys'
 complete -c envelope -n "__envelope_at 'decrypt'" -l max-frame-size -x -d 'refuse frames larger than this'
+complete -c envelope -n "__envelope_at 'decrypt'" -l max-header-size -x -d 'refuse message headers larger than this'
 complete -c envelope -n "__envelope_at 'decrypt'" -l buffer -d 'with stdout: hold all plaintext until the whole message (and signature) verifies'
 complete -c envelope -n "__envelope_at 'decrypt'" -l format -x -a 'dotenv json' -d 'check that the plaintext is dotenv or JSON before writing any of it'
 complete -c envelope -n "__envelope_at 'decrypt'" -l force -d 'overwrite existing output files'
@@ -204,6 +205,7 @@ complete -c envelope -n "__envelope_at 'decrypt' 0+" -F
 complete -c envelope -n "__envelope_at 'inspect'" -l json -d 'print JSON'
 complete -c envelope -n "__envelope_at 'inspect'" -l max-encrypted-data-keys -x -d 'refuse messages with more wrapped data keys'
 complete -c envelope -n "__envelope_at 'inspect'" -l max-frame-size -x -d 'refuse frames larger than this'
+complete -c envelope -n "__envelope_at 'inspect'" -l max-header-size -x -d 'refuse message headers larger than this'
 complete -c envelope -n "__envelope_at 'inspect' 0" -F
 
 # envelope exec
@@ -224,6 +226,7 @@ complete -c envelope -n "__envelope_at 're-encrypt'" -l new-data-key -d 're-encr
 complete -c envelope -n "__envelope_at 're-encrypt'" -l commitment-policy -x -a 'require-encrypt-require-decrypt require-encrypt-allow-decrypt forbid-encrypt-allow-decrypt' -d 'key commitment policy'
 complete -c envelope -n "__envelope_at 're-encrypt'" -l max-encrypted-data-keys -x -d 'refuse messages with more wrapped data keys'
 complete -c envelope -n "__envelope_at 're-encrypt'" -l max-frame-size -x -d 'refuse frames larger than this'
+complete -c envelope -n "__envelope_at 're-encrypt'" -l max-header-size -x -d 'refuse message headers larger than this'
 complete -c envelope -n "__envelope_at 're-encrypt'" -l force -d 'overwrite an existing output file'
 complete -c envelope -n "__envelope_at 're-encrypt' 0+" -F
 

@@ -638,6 +638,19 @@ describe('frame size and limits', () => {
     expectError(expect, r, 4);
     expect(r.stdout.length).toBe(0);
   });
+
+  it.concurrent('--max-header-size refuses a larger header (exit 4) in decrypt, inspect and re-encrypt; raising it reads it', async ({ expect }) => {
+    // An encryption context of ~2 KiB makes the header larger than 1K.
+    const message = await encryptBytes(expect, 'wide header', ['-k', keys.aes, '-c', `note=${'x'.repeat(2000)}`]);
+    for (const args of [['decrypt', '-k', keys.aes], ['inspect'], ['re-encrypt', '--from', keys.aes, '--to', keys.aes]]) {
+      const r = await run([...args, '--max-header-size', '1K'], { stdin: message });
+      expectError(expect, r, 4, /header is larger than the limit of 1024 bytes/);
+      expect(r.stdout.length).toBe(0);
+    }
+    const ok = await run(['decrypt', '-k', keys.aes, '--max-header-size', '4K'], { stdin: message });
+    expect(ok.code).toBe(0);
+    expect(ok.stdout.toString()).toBe('wide header');
+  });
 });
 
 // ---------------------------------------------------------------- errors

@@ -2,6 +2,7 @@
 
 import { COMMITMENT_POLICIES, type CommitmentPolicy } from '../core/commitment-policy.js';
 import type { ContextRequirement } from '../core/decrypt.js';
+import type { MessageLimits } from '../core/limits.js';
 import { UsageError } from '../errors.js';
 import { type AlgorithmSuite, findSuite, SUITES } from '../format/suites.js';
 
@@ -81,4 +82,19 @@ export function parseCommitmentPolicy(text: string): CommitmentPolicy {
     throw new UsageError(`unknown commitment policy "${text}"`, { hints: [`one of ${COMMITMENT_POLICIES.join(', ')}`] });
   }
   return policy as CommitmentPolicy;
+}
+
+/** The message limits flags of decrypt, inspect and re-encrypt (DESIGN §1, §2; SECURITY.md). */
+export interface LimitFlags {
+  maxEncryptedDataKeys: string;
+  maxFrameSize: string;
+  maxHeaderSize: string;
+}
+
+export function parseLimits(flags: LimitFlags): MessageLimits {
+  return {
+    maxEncryptedDataKeys: parseCount('--max-encrypted-data-keys', flags.maxEncryptedDataKeys, 1, 65535),
+    maxFrameLength: parseSize('--max-frame-size', flags.maxFrameSize),
+    maxHeaderLength: parseSize('--max-header-size', flags.maxHeaderSize),
+  };
 }

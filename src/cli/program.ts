@@ -151,6 +151,7 @@ export function buildProgram(): Command {
     .addOption(commitmentOption())
     .option('--max-encrypted-data-keys <n>', 'refuse messages with more wrapped data keys', '10')
     .option('--max-frame-size <size>', 'refuse frames larger than this', '64M')
+    .option('--max-header-size <size>', 'refuse message headers larger than this', '4M')
     .option('--buffer', 'with stdout: hold all plaintext until the whole message (and signature) verifies')
     .addOption(
       new Option('--format <format>', 'check that the plaintext is dotenv or JSON before writing any of it').choices(['dotenv', 'json']),
@@ -176,6 +177,7 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON')
     .option('--max-encrypted-data-keys <n>', 'refuse messages with more wrapped data keys', '10')
     .option('--max-frame-size <size>', 'refuse frames larger than this', '64M')
+    .option('--max-header-size <size>', 'refuse message headers larger than this', '4M')
     .action(lazy(() => import('./commands/inspect.js'), 'run'));
 
   program
@@ -214,6 +216,7 @@ export function buildProgram(): Command {
     .addOption(commitmentOption())
     .option('--max-encrypted-data-keys <n>', 'refuse messages with more wrapped data keys', '10')
     .option('--max-frame-size <size>', 'refuse frames larger than this', '64M')
+    .option('--max-header-size <size>', 'refuse message headers larger than this', '4M')
     .option('--force', 'overwrite an existing output file')
     .addHelpText('after', `\n${KEY_HELP}\n\nExamples:\n  envelope re-encrypt backups/*.enc --to alias/backups-2027 --in-place\n  envelope re-encrypt old.enc --from raw-aes:file=old.key,namespace=ns,name=k --to alias/new -o new.enc`)
     .action(lazy(() => import('./commands/re-encrypt.js'), 'run'));

@@ -18,12 +18,16 @@ export async function readHeader(reader: ByteReader, limits: ReadHeaderLimits): 
   const progress = newHeaderProgress();
   for (;;) {
     const step = decodeHeaderStep(reader.peek(), limits, progress);
+    // The limit holds whether the header arrived whole or in pieces.
+    const size = 'decoded' in step ? step.decoded.length : step.needed;
+    if (size > limits.maxHeaderLength) {
+      throw new FormatError(`message header is larger than the limit of ${limits.maxHeaderLength} bytes`, {
+        hints: ['raise it with --max-header-size if you trust the sender'],
+      });
+    }
     if ('decoded' in step) {
       reader.consume(step.decoded.length);
       return step.decoded;
-    }
-    if (step.needed > limits.maxHeaderLength) {
-      throw new FormatError(`message header is larger than the limit of ${limits.maxHeaderLength} bytes`);
     }
     if (!(await reader.fill(step.needed))) {
       throw new IntegrityError('message is truncated (it ends inside the header)');

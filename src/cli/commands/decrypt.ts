@@ -7,17 +7,15 @@ import { dearmor } from '../../stream/armor.js';
 import { deliver, naming, planOutputs } from '../files.js';
 import { isStdio } from '../input.js';
 import { type KeystoreFlags, openKeystore } from '../keystore-options.js';
-import { parseCommitmentPolicy, parseContextRequirements, parseCount, parseSize } from '../options.js';
+import { parseCommitmentPolicy, parseContextRequirements, type LimitFlags, parseLimits } from '../options.js';
 import { openInputWithProgress } from '../progress.js';
 import { watchMessage } from '../verbose.js';
 
-interface DecryptFlags extends KeystoreFlags {
+interface DecryptFlags extends KeystoreFlags, LimitFlags {
   key: string[];
   context: string[];
   output?: string;
   commitmentPolicy: string;
-  maxEncryptedDataKeys: string;
-  maxFrameSize: string;
   buffer?: boolean;
   format?: 'dotenv' | 'json';
   force?: boolean;
@@ -29,10 +27,7 @@ export async function run(files: string[], flags: DecryptFlags): Promise<void> {
   const commitmentPolicy = parseCommitmentPolicy(flags.commitmentPolicy);
   const requiredContext = parseContextRequirements(flags.context.length > 0 ? flags.context : (flags.settings?.requiredContext ?? []));
   const keys = flags.key.length > 0 ? flags.key : (flags.settings?.decryptKeys ?? []);
-  const limits = {
-    maxEncryptedDataKeys: parseCount('--max-encrypted-data-keys', flags.maxEncryptedDataKeys, 1, 65535),
-    maxFrameLength: parseSize('--max-frame-size', flags.maxFrameSize),
-  };
+  const limits = parseLimits(flags);
   // Directories made for plaintext are the user's alone, as the files in them (0600).
   const plan = await planOutputs(files, {
     names: naming('decrypt', flags.suffix),

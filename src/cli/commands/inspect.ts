@@ -2,20 +2,15 @@ import { inspect, type MessageSummary } from '../../core/inspect.js';
 import { printable } from '../../errors.js';
 import { dearmor } from '../../stream/armor.js';
 import { isStdio, openInput } from '../input.js';
-import { parseCount, parseSize } from '../options.js';
+import { type LimitFlags, parseLimits } from '../options.js';
 import { openInputWithProgress } from '../progress.js';
 
-interface InspectFlags {
+interface InspectFlags extends LimitFlags {
   json?: boolean;
-  maxEncryptedDataKeys: string;
-  maxFrameSize: string;
 }
 
 export async function run([file]: string[], flags: InspectFlags): Promise<void> {
-  const limits = {
-    maxEncryptedDataKeys: parseCount('--max-encrypted-data-keys', flags.maxEncryptedDataKeys, 1, 65535),
-    maxFrameLength: parseSize('--max-frame-size', flags.maxFrameSize),
-  };
+  const limits = parseLimits(flags);
   // A file's body is walked to its end (with a progress line if it is large); stdin is read only up to the header.
   const walkBody = !isStdio(file);
   const input = walkBody ? await openInputWithProgress(file) : await openInput(file);

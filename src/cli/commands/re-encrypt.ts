@@ -6,21 +6,19 @@ import { armor, dearmor } from '../../stream/armor.js';
 import { BatchError } from '../files.js';
 import { isStdio } from '../input.js';
 import { type KeystoreFlags, openKeystore } from '../keystore-options.js';
-import { parseCommitmentPolicy, parseCount, parseSize } from '../options.js';
+import { parseCommitmentPolicy, type LimitFlags, parseLimits } from '../options.js';
 import { assertNotSameFile, refuseExisting, writeFileAtomically, writeStdout } from '../output.js';
 import { openInputWithProgress } from '../progress.js';
 import { problem } from '../terminal.js';
 import { describeKeyrings, watchMessage } from '../verbose.js';
 
-interface ReEncryptFlags extends KeystoreFlags {
+interface ReEncryptFlags extends KeystoreFlags, LimitFlags {
   to: string[];
   from: string[];
   output?: string;
   inPlace?: boolean;
   newDataKey?: boolean;
   commitmentPolicy: string;
-  maxEncryptedDataKeys: string;
-  maxFrameSize: string;
   force?: boolean;
 }
 
@@ -33,10 +31,7 @@ export async function run(files: string[], flags: ReEncryptFlags): Promise<void>
     throw new UsageError('say where the result goes: -o OUT (or -o - for stdout), or --in-place');
   }
   const commitmentPolicy = parseCommitmentPolicy(flags.commitmentPolicy);
-  const limits = {
-    maxEncryptedDataKeys: parseCount('--max-encrypted-data-keys', flags.maxEncryptedDataKeys, 1, 65535),
-    maxFrameLength: parseSize('--max-frame-size', flags.maxFrameSize),
-  };
+  const limits = parseLimits(flags);
   const keystore = openKeystore(flags);
   const env = { keystore: () => keystore };
   const to = await openKeyrings(flags.to, env);
