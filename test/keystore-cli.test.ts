@@ -5,13 +5,14 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Writable } from 'node:stream';
 import {
   buildClient,
   CommitmentPolicy,
   RawAesKeyringNode,
   RawAesWrappingSuiteIdentifier,
 } from '@aws-crypto/client-node';
-import { describe, it, type ExpectStatic } from 'vitest';
+import { describe, expect, it, type ExpectStatic } from 'vitest';
 import { DEFAULT_LIMITS } from '../src/core/limits.js';
 import { decodeHeader } from '../src/format/header.js';
 import { RawAesKeyring } from '../src/keyring/raw-aes.js';
@@ -956,4 +957,27 @@ describe('keys list, show, alias and rotation settings', () => {
     // Managing the schedule adds no version.
     expect((await show(expect, ks, 'auto')).Versions).toHaveLength(1);
   });
+});
+
+describe('a passphrase being typed does not hold the keystore lock', () => {
+  it('while one process waits for its passphrase to rotate, another updates the keystore', async () => {
+    const dir = join(workdir(), 'ks');
+    const env = { ...CLEAN_ENV, ENVELOPE_PASSPHRASE: 'slow typist' };
+    for (const args of [['keygen', 'a'], ['keygen', 'b']]) {
+      expect((await runCli(['--keystore', dir, ...args], { env })).code).toBe(0);
+    }
+    // The passphrase comes on descriptor 3, which stays open and silent until we write it.
+    const waiting = spawn(process.execPath, [ENVELOPE, '--keystore', dir, '--passphrase-fd', '3', 'rotate', 'a'], {
+      env: { ...process.env, ...CLEAN_ENV },
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => waiting.on('close', resolve));
+    await new Promise((r) => setTimeout(r, 500));
+    const started = Date.now();
+    const other = await runCli(['--keystore', dir, 'keys', 'disable', 'b'], { env: CLEAN_ENV });
+    expect(other.code, other.stderr).toBe(0);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    (waiting.stdio[3] as Writable).end('slow typist\n');
+    expect(await exited).toBe(0);
+  }, 60_000);
 });

@@ -105,9 +105,18 @@ export class Keystore {
    * and returns its result and audit events; the store is written only if
    * `change` returns without throwing. Expired deletions are carried out first.
    */
-  async update<T>(change: (draft: DraftStore, storeKey: () => Promise<Buffer>) => Promise<{ result: T; audit: AuditEvent[] }>): Promise<T> {
+  async update<T>(
+    change: (draft: DraftStore, storeKey: () => Promise<Buffer>) => Promise<{ result: T; audit: AuditEvent[] }>,
+    { unlockFirst = false }: { unlockFirst?: boolean } = {},
+  ): Promise<T> {
     await ensureDirectory(this.dir);
     await assertPrivate([this.dir], !!this.options.allowInsecurePermissions);
+    // A change that needs the store key asks for the passphrase before taking the
+    // lock, so a person slow to type it does not hold up every other process.
+    if (unlockFirst && !this.storeKey) {
+      const existing = await this.read();
+      if (existing?.protection.kind === 'passphrase') await this.unlockStore(existing);
+    }
     const lock = await acquireLock(this.lockPath);
     try {
       const current = (await this.read()) ?? (await this.create());
@@ -165,7 +174,7 @@ export class Keystore {
       const key = await storeKey();
       draft.protection = (await protect(draft.keystoreId, key, passphrase, this.options.scryptCost ?? DEFAULT_SCRYPT)) as DraftStore['protection'];
       return { result: undefined, audit: [{ operation: passphrase ? 'protect-keystore' : 'unprotect-keystore', outcome: 'success' }] };
-    });
+    }, { unlockFirst: true });
   }
 
   /** Forgets the unlocked store key. */
@@ -212,7 +221,7 @@ export class Keystore {
       draft.keys[keyId] = record as DraftKey;
       if (request.alias) draft.aliases[request.alias] = keyId;
       return { result: record, audit: [{ operation: 'create-key', keyId, version: record.PrimaryVersion, outcome: 'success' }] };
-    });
+    }, { unlockFirst: !request.pendingImport });
   }
 
   /**
@@ -222,7 +231,7 @@ export class Keystore {
    */
   async editKey<T>(
     ref: string,
-    operation: { name: string; policy: Operation | undefined; states?: readonly KeyRecord['KeyState'][] },
+    operation: { name: string; policy: Operation | undefined; states?: readonly KeyRecord['KeyState'][]; unlockFirst?: boolean },
     edit: (key: DraftKey, draft: DraftStore, storeKey: () => Promise<Buffer>) => Promise<T> | T,
   ): Promise<T> {
     try {
@@ -232,7 +241,7 @@ export class Keystore {
         if (operation.policy) checkPolicy(key as KeyRecord, operation.policy, undefined);
         const result = await edit(key, draft, storeKey);
         return { result, audit: [{ operation: operation.name, keyId: key.KeyId, version: key.PrimaryVersion, outcome: 'success' }] };
-      });
+      }, { unlockFirst: !!operation.unlockFirst });
     } catch (e) {
       await this.recordFailure(operation.name, ref, e);
       throw e;
@@ -258,7 +267,7 @@ export class Keystore {
       checkPolicy(record, operation, context);
       if (isRotationDue(record, this.now())) {
         // Automatic rotation is the key's own schedule, not a caller's permission (as in KMS).
-        await this.editKey(record.KeyId, { name: 'rotate-key', policy: undefined }, (key, draft, storeKey) =>
+        await this.editKey(record.KeyId, { name: 'rotate-key', policy: undefined, unlockFirst: true }, (key, draft, storeKey) =>
           rotateDraft(draft, key, storeKey, this.now()),
         );
         ({ store, record } = await this.key(record.KeyId));

@@ -75,7 +75,7 @@ export function setPolicy(ks: Keystore, ref: string, policy: KeyPolicy): Promise
 
 /** A new primary backing version (KMS RotateKeyOnDemand). Keys with imported material rotate by import only. */
 export function rotateKey(ks: Keystore, ref: string, now: Date): Promise<number> {
-  return ks.editKey(ref, { name: 'rotate-key', policy: 'rotate', states: ['Enabled'] }, (key, draft, storeKey) => {
+  return ks.editKey(ref, { name: 'rotate-key', policy: 'rotate', states: ['Enabled'], unlockFirst: true }, (key, draft, storeKey) => {
     if (key.Origin === 'EXTERNAL') {
       throw new UsageError(`key ${key.KeyId} has imported material: rotate it by importing new material`, {
         hints: [`envelope keys import ${key.KeyId} FILE`],
@@ -112,7 +112,7 @@ export async function rotateDue(ks: Keystore, now: Date): Promise<{ keyId: strin
 
 /** Imports material: the first of a PendingImport key, or a new primary version of an EXTERNAL key. */
 export function importMaterial(ks: Keystore, ref: string, material: NewMaterial, now: Date): Promise<number> {
-  return ks.editKey(ref, { name: 'import-key-material', policy: 'manage', states: ['Enabled', 'Disabled', 'PendingImport'] }, async (key, draft, storeKey) => {
+  return ks.editKey(ref, { name: 'import-key-material', policy: 'manage', states: ['Enabled', 'Disabled', 'PendingImport'], unlockFirst: true }, async (key, draft, storeKey) => {
     if (key.Origin !== 'EXTERNAL') {
       throw new UsageError(`key ${key.KeyId} was generated here: only keys of origin EXTERNAL take imported material`);
     }
