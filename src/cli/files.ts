@@ -64,7 +64,7 @@ async function statOrUndefined(path: string): Promise<Stats | undefined> {
  * The output of one input named alone: -o as given, except that an existing
  * directory receives FILE under its output name, as with several inputs.
  */
-export async function singleOutput(file: string | undefined, output: string | undefined, names: Naming): Promise<string> {
+async function singleOutput(file: string | undefined, output: string | undefined, names: Naming): Promise<string> {
   if (output === undefined) return isStdio(file) ? '-' : outputPath(file!, names);
   if (output === '-' || isStdio(file)) return output;
   const existing = await statOrUndefined(output);
@@ -130,12 +130,12 @@ export function deliver(
 }
 
 /** Several inputs, or -r: the batch mode with summary lines. */
-export function isBatch(inputs: readonly string[], recursive: boolean | undefined): boolean {
+function isBatch(inputs: readonly string[], recursive: boolean | undefined): boolean {
   return inputs.length > 1 || !!recursive;
 }
 
 /** The usage errors of a batch, found before any key is opened or any file read. */
-export async function checkBatchUsage(inputs: readonly string[], options: Pick<BatchOptions, 'output' | 'recursive'>): Promise<void> {
+async function checkBatchUsage(inputs: readonly string[], options: Pick<BatchOptions, 'output' | 'recursive'>): Promise<void> {
   const { output, recursive } = options;
   if (inputs.length === 0) throw new UsageError('-r needs files or directories to walk');
   if (inputs.some((i) => isStdio(i))) {
@@ -244,7 +244,7 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
  * not an existing file without --force. Prints one line per file and a count;
  * throws a BatchError when any file failed.
  */
-export async function runBatch(
+async function runBatch(
   inputs: readonly string[],
   options: BatchOptions,
   work: (input: string, output: string) => Promise<void>,

@@ -3,6 +3,7 @@
 // start-up parses argv and loads one command.
 
 import { Command, Option } from 'commander';
+import { DEFAULT_LIMITS } from '../core/limits.js';
 import { loadConfig } from './config.js';
 import { EXIT_CODE_HELP } from './exit-codes.js';
 import { collect } from './options.js';
@@ -80,6 +81,11 @@ function lazy<M>(load: () => Promise<M>, name: keyof M) {
   };
 }
 
+/** The default of a size limit flag, from DEFAULT_LIMITS (src/core/limits.ts), so the two cannot disagree. */
+function mebibytes(bytes: number): string {
+  return `${bytes / (1024 * 1024)}M`;
+}
+
 function commitmentOption(): Option {
   return new Option('--commitment-policy <policy>', 'key commitment policy')
     .choices(['require-encrypt-require-decrypt', 'require-encrypt-allow-decrypt', 'forbid-encrypt-allow-decrypt'])
@@ -149,9 +155,9 @@ export function buildProgram(): Command {
     .option('-r, --recursive', 'walk directories and mirror their trees into -o DIR')
     .option('--suffix <suffix>', 'stripped from output file names (default: .enc or .encrypted; a name without it gets .dec)')
     .addOption(commitmentOption())
-    .option('--max-encrypted-data-keys <n>', 'refuse messages with more wrapped data keys', '10')
-    .option('--max-frame-size <size>', 'refuse frames larger than this', '64M')
-    .option('--max-header-size <size>', 'refuse message headers larger than this', '4M')
+    .option('--max-encrypted-data-keys <n>', 'refuse messages with more wrapped data keys', String(DEFAULT_LIMITS.maxEncryptedDataKeys))
+    .option('--max-frame-size <size>', 'refuse frames larger than this', mebibytes(DEFAULT_LIMITS.maxFrameLength))
+    .option('--max-header-size <size>', 'refuse message headers larger than this', mebibytes(DEFAULT_LIMITS.maxHeaderLength))
     .option('--buffer', 'with stdout: hold all plaintext until the whole message (and signature) verifies')
     .addOption(
       new Option('--format <format>', 'check that the plaintext is dotenv or JSON before writing any of it').choices(['dotenv', 'json']),
@@ -175,9 +181,9 @@ export function buildProgram(): Command {
     )
     .argument('[file]', 'input file; stdin when omitted or -')
     .option('--json', 'print JSON')
-    .option('--max-encrypted-data-keys <n>', 'refuse messages with more wrapped data keys', '10')
-    .option('--max-frame-size <size>', 'refuse frames larger than this', '64M')
-    .option('--max-header-size <size>', 'refuse message headers larger than this', '4M')
+    .option('--max-encrypted-data-keys <n>', 'refuse messages with more wrapped data keys', String(DEFAULT_LIMITS.maxEncryptedDataKeys))
+    .option('--max-frame-size <size>', 'refuse frames larger than this', mebibytes(DEFAULT_LIMITS.maxFrameLength))
+    .option('--max-header-size <size>', 'refuse message headers larger than this', mebibytes(DEFAULT_LIMITS.maxHeaderLength))
     .action(lazy(() => import('./commands/inspect.js'), 'run'));
 
   program
@@ -214,9 +220,9 @@ export function buildProgram(): Command {
     .option('--in-place', 'replace each file atomically')
     .option('--new-data-key', 're-encrypt the body under a fresh data key')
     .addOption(commitmentOption())
-    .option('--max-encrypted-data-keys <n>', 'refuse messages with more wrapped data keys', '10')
-    .option('--max-frame-size <size>', 'refuse frames larger than this', '64M')
-    .option('--max-header-size <size>', 'refuse message headers larger than this', '4M')
+    .option('--max-encrypted-data-keys <n>', 'refuse messages with more wrapped data keys', String(DEFAULT_LIMITS.maxEncryptedDataKeys))
+    .option('--max-frame-size <size>', 'refuse frames larger than this', mebibytes(DEFAULT_LIMITS.maxFrameLength))
+    .option('--max-header-size <size>', 'refuse message headers larger than this', mebibytes(DEFAULT_LIMITS.maxHeaderLength))
     .option('--force', 'overwrite an existing output file')
     .addHelpText('after', `\n${KEY_HELP}\n\nExamples:\n  envelope re-encrypt backups/*.enc --to alias/backups-2027 --in-place\n  envelope re-encrypt old.enc --from raw-aes:file=old.key,namespace=ns,name=k --to alias/new -o new.enc`)
     .action(lazy(() => import('./commands/re-encrypt.js'), 'run'));

@@ -33,10 +33,6 @@ export function configureTerminal(flags: { quiet?: boolean; verbose?: boolean })
   state.verbose = !!flags.verbose && !flags.quiet;
 }
 
-export function isQuiet(): boolean {
-  return state.quiet;
-}
-
 export function isVerbose(): boolean {
   return state.verbose;
 }

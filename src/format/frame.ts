@@ -30,7 +30,6 @@ const CONTENT_BYTES: Record<BodyAadKind, Uint8Array> = {
 
 export const REGULAR_FRAME_HEADER_LENGTH = 4 + IV_LENGTH;
 export const FINAL_FRAME_HEADER_LENGTH = 4 + 4 + IV_LENGTH + 4;
-export const NON_FRAMED_HEADER_LENGTH = IV_LENGTH + 8;
 
 export function frameIv(sequenceNumber: number): Buffer {
   const iv = Buffer.alloc(IV_LENGTH);
