@@ -559,7 +559,7 @@ describe('limits and bad input', () => {
       ['not base64 text', 'this is not a blob!'],
       ['magic only', 'EVK\x01'],
       ['shorter than header+iv+tag', blob.subarray(0, MIN_BLOB_LENGTH - 1)],
-      ['blob format version 2', Buffer.concat([Buffer.from('EVK\x02', 'latin1'), blob.subarray(4)])],
+      ['blob format version 3', Buffer.concat([Buffer.from('EVK\x03', 'latin1'), blob.subarray(4)])],
       ['longer than the largest blob', tooLong],
     ];
     const results = await Promise.all(cases.map(([, input]) => decryptRaw(s, input)));

@@ -6,7 +6,7 @@
 import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
 import type { EncryptedDataKey } from '../format/header.js';
 import { wipe } from '../format/kdf.js';
-import { UUID } from '../keystore/key-ref.js';
+import { KEY_ID } from '../keystore/key-ref.js';
 import type { Keystore } from '../keystore/keystore.js';
 import type { KeyRecord, KeyVersion, Operation } from '../keystore/schema.js';
 import type { DataKeyRequest, GeneratedDataKey, Keyring } from './keyring.js';
@@ -21,8 +21,8 @@ export function localKeyName(edk: EncryptedDataKey): { keyId: string; version: n
   if (edk.providerId !== LOCAL_NAMESPACE) return undefined;
   const aes = parseRawAesProviderInfo(edk.providerInfo);
   const name = Buffer.from(aes ? aes.name : edk.providerInfo).toString('utf8');
-  const m = /^([0-9a-f-]{36})\/(\d{1,9})$/i.exec(name);
-  if (!m || !UUID.test(m[1]!)) return undefined;
+  const m = /^([0-9a-z-]{36})\/(\d{1,9})$/i.exec(name);
+  if (!m || !KEY_ID.test(m[1]!)) return undefined;
   return { keyId: m[1]!.toLowerCase(), version: Number(m[2]) };
 }
 

@@ -3,8 +3,8 @@
 //
 //   off  len  field
 //   0    3    magic "EVK"
-//   3    1    blob format version, 0x01
-//   4    16   KeyId (UUID, binary)
+//   3    1    blob format version: 0x01 (KeyId a UUID) or 0x02 (KeyId mrk-…)
+//   4    16   KeyId: the UUID's 16 bytes, or the 16 bytes whose hex follows mrk-
 //   20   4    backing-key version (BE)
 //   24   12   IV
 //   36   …    ciphertext (AES-256-GCM under that version's material)
@@ -20,7 +20,9 @@ import { IV_LENGTH, TAG_LENGTH } from '../format/constants.js';
 import { type EncryptionContext, serializeContext } from '../format/encryption-context.js';
 
 const MAGIC = Buffer.from('EVK', 'latin1');
-const BLOB_VERSION = 0x01;
+const UUID_KEY_BLOB = 0x01;
+const MRK_KEY_BLOB = 0x02;
+const MRK_PREFIX = 'mrk-';
 const HEADER_LENGTH = 3 + 1 + 16 + 4;
 export const MIN_BLOB_LENGTH = HEADER_LENGTH + IV_LENGTH + TAG_LENGTH;
 /** As KMS: Encrypt takes at most 4096 bytes of plaintext. */
@@ -32,20 +34,24 @@ export interface BlobHeader {
   readonly version: number;
 }
 
-function uuidBytes(id: string): Buffer {
-  return Buffer.from(id.replace(/-/g, ''), 'hex');
+function keyIdBytes(id: string): Buffer {
+  const bytes = Buffer.from(id.startsWith(MRK_PREFIX) ? id.slice(MRK_PREFIX.length) : id.replace(/-/g, ''), 'hex');
+  if (bytes.length !== 16) throw new Error(`key id ${id} is neither a UUID nor mrk- and 32 hex digits`);
+  return bytes;
 }
 
-function uuidText(bytes: Uint8Array): string {
+function keyIdText(blobVersion: number, bytes: Uint8Array): string {
   const h = Buffer.from(bytes).toString('hex');
+  if (blobVersion === MRK_KEY_BLOB) return `${MRK_PREFIX}${h}`;
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
 function encodeHeader(h: BlobHeader): Buffer {
   const out = Buffer.alloc(HEADER_LENGTH);
   MAGIC.copy(out, 0);
-  out[3] = BLOB_VERSION;
-  uuidBytes(h.keyId).copy(out, 4);
+  // Keys with a UUID keep writing version 1, so blobs stay what older envelopes read.
+  out[3] = h.keyId.startsWith(MRK_PREFIX) ? MRK_KEY_BLOB : UUID_KEY_BLOB;
+  keyIdBytes(h.keyId).copy(out, 4);
   out.writeUInt32BE(h.version, 20);
   return out;
 }
@@ -56,9 +62,9 @@ export function readBlobHeader(blob: Uint8Array): BlobHeader {
   if (b.length < MIN_BLOB_LENGTH || !b.subarray(0, 3).equals(MAGIC)) {
     throw new FormatError('not an envelope ciphertext blob', { hints: ['blobs start with EVK; base64 is accepted too'] });
   }
-  if (b[3] !== BLOB_VERSION) throw new FormatError(`unsupported ciphertext blob version ${b[3]}`);
+  if (b[3] !== UUID_KEY_BLOB && b[3] !== MRK_KEY_BLOB) throw new FormatError(`unsupported ciphertext blob version ${b[3]}`);
   if (b.length > MAX_BLOB_LENGTH) throw new FormatError(`ciphertext blob is longer than ${MAX_BLOB_LENGTH} bytes`);
-  return { keyId: uuidText(b.subarray(4, 20)), version: b.readUInt32BE(20) };
+  return { keyId: keyIdText(b[3]!, b.subarray(4, 20)), version: b.readUInt32BE(20) };
 }
 
 export function sealBlob(key: Uint8Array, header: BlobHeader, plaintext: Uint8Array, context: EncryptionContext): Buffer {
@@ -69,6 +75,9 @@ export function sealBlob(key: Uint8Array, header: BlobHeader, plaintext: Uint8Ar
   cipher.setAAD(Buffer.concat([head, serializeContext(context)]));
   return Buffer.concat([head, iv, cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
 }
+
+/** The blob does not open: wrong encryption context, or altered (KMS InvalidCiphertextException). */
+export class BlobIntegrityError extends IntegrityError {}
 
 export function openBlob(key: Uint8Array, blob: Uint8Array, context: EncryptionContext): Buffer {
   readBlobHeader(blob);
@@ -84,6 +93,6 @@ export function openBlob(key: Uint8Array, blob: Uint8Array, context: EncryptionC
     return out;
   } catch {
     out.fill(0);
-    throw new IntegrityError('ciphertext blob does not authenticate: wrong encryption context, or the blob was altered');
+    throw new BlobIntegrityError('ciphertext blob does not authenticate: wrong encryption context, or the blob was altered');
   }
 }

@@ -1,10 +1,14 @@
-// How a key is named: `alias/NAME`, a KeyId (UUID) or the key's ARN-like id
+// How a key is named: `alias/NAME`, a KeyId (a UUID, or for a multi-region key
+// `mrk-` and 32 hex digits, as KMS makes them) or the key's ARN-like id
 // `arn:envelope:local:<keystore id>:key/<KeyId>`.
 
 import { NoKeyError, UsageError } from '../errors.js';
 import type { KeyRecord, StoreFile } from './schema.js';
 
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const MRK_ID = /^mrk-[0-9a-f]{32}$/i;
+/** Either form of KeyId. */
+export const KEY_ID = new RegExp(`${UUID.source}|${MRK_ID.source}`, 'i');
 const ALIAS = /^alias\/[A-Za-z0-9/_-]{1,250}$/;
 
 export function keyArn(keystoreId: string, keyId: string): string {
@@ -33,9 +37,9 @@ export function findKey(store: StoreFile | undefined, ref: string): KeyRecord {
 
 function keyIdOf(store: StoreFile | undefined, ref: string): string | undefined {
   if (ref.startsWith('alias/')) return store?.aliases[ref];
+  if (KEY_ID.test(ref)) return ref.toLowerCase();
   // A bare NAME is the alias keygen NAME created.
-  if (/^[A-Za-z0-9_-]+$/.test(ref) && !UUID.test(ref)) return store?.aliases[`alias/${ref}`];
-  if (UUID.test(ref)) return ref.toLowerCase();
+  if (/^[A-Za-z0-9_-]+$/.test(ref)) return store?.aliases[`alias/${ref}`];
   const arn = /^arn:envelope:local:([^:]*):key\/(.+)$/.exec(ref);
   if (arn && (!store || arn[1] === store.keystoreId)) return arn[2];
   return undefined;

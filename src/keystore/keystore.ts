@@ -9,7 +9,7 @@
 // update takes the lock, re-reads the file, applies one change, writes it
 // durably and appends its audit events before letting go.
 
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { EnvelopeError, KeyAccessError, NoKeyError, UsageError } from '../errors.js';
 import type { EncryptionContext } from '../format/encryption-context.js';
@@ -25,10 +25,12 @@ import {
   DEFAULT_POLICY,
   type KeyRecord,
   type KeySpec,
+  type KeyPolicy,
   type KeyVersion,
   type Operation,
   type Origin,
   parseStoreFile,
+  type RotationType,
   type StoreFile,
 } from './schema.js';
 
@@ -69,6 +71,9 @@ export interface CreateKeyRequest {
   readonly material?: NewMaterial;
   readonly pendingImport?: boolean;
   readonly rotationPeriodDays?: number;
+  /** KeyId mrk-… (KMS multi-region keys), so the key answers in every region `envelope serve` shows. */
+  readonly multiRegion?: boolean;
+  readonly policy?: KeyPolicy;
 }
 
 export class Keystore {
@@ -187,7 +192,7 @@ export class Keystore {
     return this.update(async (draft, storeKey) => {
       if (request.alias && draft.aliases[request.alias]) throw aliasTaken(request.alias);
       const now = this.now();
-      const keyId = randomUUID();
+      const keyId = request.multiRegion ? `mrk-${randomBytes(16).toString('hex')}` : randomUUID();
       const ids = { keystoreId: draft.keystoreId, keyId, spec: request.spec };
       const origin: Origin = request.material || request.pendingImport ? 'EXTERNAL' : 'ENVELOPE';
       const versions: KeyVersion[] = [];
@@ -216,7 +221,8 @@ export class Keystore {
           : { Enabled: false, PeriodDays: 365 },
         PrimaryVersion: request.pendingImport ? 0 : 1,
         Versions: versions,
-        Policy: DEFAULT_POLICY,
+        Policy: request.policy ?? DEFAULT_POLICY,
+        ...(request.multiRegion ? { MultiRegion: true } : {}),
       };
       draft.keys[keyId] = record as DraftKey;
       if (request.alias) draft.aliases[request.alias] = keyId;
@@ -268,7 +274,7 @@ export class Keystore {
       if (isRotationDue(record, this.now())) {
         // Automatic rotation is the key's own schedule, not a caller's permission (as in KMS).
         await this.editKey(record.KeyId, { name: 'rotate-key', policy: undefined, unlockFirst: true }, (key, draft, storeKey) =>
-          rotateDraft(draft, key, storeKey, this.now()),
+          rotateDraft(draft, key, storeKey, this.now(), 'AUTOMATIC'),
         );
         ({ store, record } = await this.key(record.KeyId));
       }
@@ -372,11 +378,18 @@ export class Keystore {
 }
 
 /** Adds a new primary backing version to a key (rotation). */
-export async function rotateDraft(draft: DraftStore, key: DraftKey, storeKey: () => Promise<Buffer>, now: Date): Promise<number> {
+export async function rotateDraft(
+  draft: DraftStore,
+  key: DraftKey,
+  storeKey: () => Promise<Buffer>,
+  now: Date,
+  type: RotationType,
+): Promise<number> {
   const version = Math.max(0, ...key.Versions.map((v) => v.Version)) + 1;
   const material = generateMaterial(key.KeySpec);
   try {
-    key.Versions.push(sealVersion(await storeKey(), { keystoreId: draft.keystoreId, keyId: key.KeyId, spec: key.KeySpec }, version, material, 'ENVELOPE', now) as Draft<KeyVersion>);
+    const sealed = sealVersion(await storeKey(), { keystoreId: draft.keystoreId, keyId: key.KeyId, spec: key.KeySpec }, version, material, 'ENVELOPE', now);
+    key.Versions.push({ ...sealed, RotationType: type } as Draft<KeyVersion>);
   } finally {
     material.secret.fill(0);
   }
@@ -389,14 +402,26 @@ function assertUsable(record: KeyRecord, operation: string): void {
   if (record.KeyState !== 'Enabled') throw wrongState(record, operation);
 }
 
-export function wrongState(record: KeyRecord, operation: string): KeyAccessError {
+/** A refusal because of the key's state, which `envelope serve` answers as KMS does (DisabledException, KMSInvalidStateException). */
+export class KeyStateError extends KeyAccessError {
+  constructor(
+    message: string,
+    readonly keyId: string,
+    readonly state: KeyRecord['KeyState'],
+    options: { hints?: string[] },
+  ) {
+    super(message, options);
+  }
+}
+
+export function wrongState(record: KeyRecord, operation: string): KeyStateError {
   const hints: Record<KeyRecord['KeyState'], string> = {
     Enabled: '',
     Disabled: `enable it with: envelope keys enable ${record.KeyId}`,
     PendingDeletion: `it will be destroyed on ${record.DeletionDate}; keep it with: envelope keys cancel-deletion ${record.KeyId}`,
     PendingImport: `import its material with: envelope keys import ${record.KeyId} FILE`,
   };
-  return new KeyAccessError(`key ${record.KeyId} is ${stateWords(record.KeyState)}: ${operation} refused`, {
+  return new KeyStateError(`key ${record.KeyId} is ${stateWords(record.KeyState)}: ${operation} refused`, record.KeyId, record.KeyState, {
     hints: [hints[record.KeyState]].filter(Boolean),
   });
 }

@@ -8,7 +8,7 @@ import { aliasTaken, type DraftKey, type Keystore, rotateDraft, wrongState } fro
 import { assertAliasName, findKey } from './key-ref.js';
 import { type NewMaterial, sealVersion } from './material.js';
 import { isRotationDue, MAX_ROTATION_DAYS, MIN_ROTATION_DAYS, nextRotationDate } from './rotation.js';
-import type { KeyPolicy, KeyRecord, StoreFile } from './schema.js';
+import type { KeyPolicy, KeyRecord, RotationType, StoreFile } from './schema.js';
 
 export const MIN_DELETION_DAYS = 7;
 export const MAX_DELETION_DAYS = 30;
@@ -74,14 +74,14 @@ export function setPolicy(ks: Keystore, ref: string, policy: KeyPolicy): Promise
 }
 
 /** A new primary backing version (KMS RotateKeyOnDemand). Keys with imported material rotate by import only. */
-export function rotateKey(ks: Keystore, ref: string, now: Date): Promise<number> {
+export function rotateKey(ks: Keystore, ref: string, now: Date, type: RotationType = 'ON_DEMAND'): Promise<number> {
   return ks.editKey(ref, { name: 'rotate-key', policy: 'rotate', states: ['Enabled'], unlockFirst: true }, (key, draft, storeKey) => {
     if (key.Origin === 'EXTERNAL') {
       throw new UsageError(`key ${key.KeyId} has imported material: rotate it by importing new material`, {
         hints: [`envelope keys import ${key.KeyId} FILE`],
       });
     }
-    return rotateDraft(draft, key, storeKey, now);
+    return rotateDraft(draft, key, storeKey, now, type);
   });
 }
 
@@ -106,7 +106,7 @@ export async function rotateDue(ks: Keystore, now: Date): Promise<{ keyId: strin
   const store = await ks.read();
   const due = Object.values(store?.keys ?? {}).filter((k) => isRotationDue(k, now));
   const rotated: { keyId: string; version: number }[] = [];
-  for (const key of due) rotated.push({ keyId: key.KeyId, version: await rotateKey(ks, key.KeyId, now) });
+  for (const key of due) rotated.push({ keyId: key.KeyId, version: await rotateKey(ks, key.KeyId, now, 'AUTOMATIC') });
   return rotated;
 }
 

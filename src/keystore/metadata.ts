@@ -24,6 +24,7 @@ export function keyMetadata(store: StoreFile, record: KeyRecord) {
       ...(record.Rotation.NextRotationDate && record.Rotation.Enabled ? { NextRotationDate: record.Rotation.NextRotationDate } : {}),
     },
     Exportable: record.Exportable,
+    MultiRegion: !!record.MultiRegion,
     Aliases: aliasesOf(store, record.KeyId),
     Tags: Object.entries(record.Tags).map(([TagKey, TagValue]) => ({ TagKey, TagValue })),
     PrimaryVersion: record.PrimaryVersion,

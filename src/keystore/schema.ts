@@ -37,7 +37,11 @@ export interface KeyVersion {
   readonly Material?: Sealed;
   /** RSA only: SPKI PEM, so public operations need no unsealing. */
   readonly PublicKey?: string;
+  /** How a version after the first came to be (KMS ListKeyRotations); absent for imports and older keystores. */
+  readonly RotationType?: RotationType;
 }
+
+export type RotationType = 'AUTOMATIC' | 'ON_DEMAND';
 
 export interface KeyRecord {
   readonly KeyId: string;
@@ -55,6 +59,8 @@ export interface KeyRecord {
   readonly PrimaryVersion: number;
   readonly Versions: readonly KeyVersion[];
   readonly Policy: KeyPolicy;
+  /** A multi-region key (KeyId mrk-…): `envelope serve` shows it in every region. */
+  readonly MultiRegion?: boolean;
 }
 
 export interface StoreFile {
