@@ -4,10 +4,10 @@
 import { randomBytes } from 'node:crypto';
 import { ContentType, MAX_FRAME_LENGTH, MESSAGE_ID_LENGTH, PUBLIC_KEY_CONTEXT_KEY } from '../format/constants.js';
 import { assertUserContext, type EncryptionContext } from '../format/encryption-context.js';
-import { createSigner } from '../format/footer.js';
-import { encodeHeaderAuth, encodeHeaderBody, HEADER_IV, type MessageHeader } from '../format/header.js';
+import { createSigner, type Signer, type SigningKey } from '../format/footer.js';
+import { type EncryptedDataKey, encodeHeaderAuth, encodeHeaderBody, HEADER_IV, type MessageHeader } from '../format/header.js';
 import { headerTag } from '../format/header-auth.js';
-import { deriveKeys, wipe } from '../format/kdf.js';
+import { type DerivedKeys, deriveKeys, wipe } from '../format/kdf.js';
 import type { AlgorithmSuite } from '../format/suites.js';
 import type { Keyring } from '../keyring/keyring.js';
 import { generateDataKey } from '../keyring/multi.js';
@@ -26,6 +26,39 @@ export interface EncryptOptions {
   readonly commitmentPolicy?: CommitmentPolicy;
   /** Source of message ids; injectable so tests are deterministic. */
   readonly random?: (n: number) => Uint8Array;
+  /**
+   * Where the data key comes from instead of a fresh generation: a data-key
+   * cache (--cache). The key it lends stays its own: encrypt derives the
+   * message's keys from it and never wipes it.
+   */
+  readonly dataKeys?: DataKeySource;
+  /** The plaintext's length when known before encrypting (a file's size), for the byte limit of `dataKeys`. */
+  readonly plaintextLength?: number;
+}
+
+export interface DataKeyLeaseRequest {
+  readonly keyrings: readonly Keyring[];
+  readonly suite: AlgorithmSuite;
+  /** The caller's encryption context, without the signing key's entry. */
+  readonly context: EncryptionContext;
+  readonly plaintextLength?: number;
+}
+
+/** A data key lent for one message, with what must be reused along with it. */
+export interface DataKeyLease {
+  /** Owned by the source: not to be wiped by the borrower. */
+  readonly dataKey: Uint8Array;
+  readonly encryptedDataKeys: readonly EncryptedDataKey[];
+  /** For signed suites: the key pair whose public half the wrapped keys' context names. */
+  readonly signingKey?: SigningKey;
+  /** Whether an earlier message already used this data key. */
+  readonly reused: boolean;
+  /** The message is over, sealed or failed, after `plaintextBytes` went under the key. Called once. */
+  release(plaintextBytes: number): void;
+}
+
+export interface DataKeySource {
+  lease(request: DataKeyLeaseRequest): Promise<DataKeyLease>;
 }
 
 export async function* encrypt(input: AsyncIterable<Uint8Array>, options: EncryptOptions): AsyncGenerator<Uint8Array> {
@@ -40,19 +73,92 @@ export async function* encrypt(input: AsyncIterable<Uint8Array>, options: Encryp
   assertEncryptSuite(options.commitmentPolicy ?? DEFAULT_COMMITMENT_POLICY, suite);
   assertUserContext(context);
 
+  if (options.dataKeys) {
+    yield* encryptWithLease(input, options.dataKeys, { keyrings, suite, context, frameLength, random, plaintextLength: options.plaintextLength });
+    return;
+  }
+
   const signer = suite.signature ? createSigner(suite.signature) : undefined;
   const fullContext: EncryptionContext = signer ? { ...context, [PUBLIC_KEY_CONTEXT_KEY]: signer.publicKey } : { ...context };
   const { dataKey, encryptedDataKeys } = await generateDataKey(keyrings, { suite, context: fullContext });
   const messageId = random(MESSAGE_ID_LENGTH[suite.messageVersion]);
   const derived = deriveKeys(suite, dataKey, messageId);
   wipe(dataKey);
+  yield* writeMessage(input, { suite, messageId, context: fullContext, encryptedDataKeys, frameLength, derived, signer });
+}
+
+/**
+ * A message under a lent data key. The message id is still fresh, so the keys
+ * derived from the shared data key are this message's own (client-apis/encrypt.md,
+ * "Derive Key"); the plaintext is counted for the source's byte limit.
+ */
+async function* encryptWithLease(
+  input: AsyncIterable<Uint8Array>,
+  source: DataKeySource,
+  options: {
+    keyrings: readonly Keyring[];
+    suite: AlgorithmSuite;
+    context: EncryptionContext;
+    frameLength: number;
+    random: (n: number) => Uint8Array;
+    plaintextLength: number | undefined;
+  },
+): AsyncGenerator<Uint8Array> {
+  const { suite, context, frameLength, random } = options;
+  const lease = await source.lease({
+    keyrings: options.keyrings,
+    suite,
+    context,
+    ...(options.plaintextLength === undefined ? {} : { plaintextLength: options.plaintextLength }),
+  });
+  let plaintextBytes = 0;
+  try {
+    if (!suite.signature !== !lease.signingKey) throw new Error('a lent data key must come with a signing key exactly when the suite signs');
+    const signer = suite.signature ? createSigner(suite.signature, lease.signingKey) : undefined;
+    const fullContext: EncryptionContext = signer ? { ...context, [PUBLIC_KEY_CONTEXT_KEY]: signer.publicKey } : { ...context };
+    const messageId = random(MESSAGE_ID_LENGTH[suite.messageVersion]);
+    const derived = deriveKeys(suite, lease.dataKey, messageId);
+    async function* counted(): AsyncGenerator<Uint8Array> {
+      for await (const chunk of input) {
+        plaintextBytes += chunk.length;
+        yield chunk;
+      }
+    }
+    yield* writeMessage(counted(), {
+      suite,
+      messageId,
+      context: fullContext,
+      encryptedDataKeys: lease.encryptedDataKeys,
+      frameLength,
+      derived,
+      signer,
+    });
+  } finally {
+    lease.release(plaintextBytes);
+  }
+}
+
+/** Header, frames and footer of one message under derived keys, which it wipes when done. */
+async function* writeMessage(
+  input: AsyncIterable<Uint8Array>,
+  m: {
+    suite: AlgorithmSuite;
+    messageId: Uint8Array;
+    context: EncryptionContext;
+    encryptedDataKeys: readonly EncryptedDataKey[];
+    frameLength: number;
+    derived: DerivedKeys;
+    signer: Signer | undefined;
+  },
+): AsyncGenerator<Uint8Array> {
+  const { suite, messageId, frameLength, derived, signer } = m;
   try {
     const header: MessageHeader = {
       version: suite.messageVersion,
       suite,
       messageId,
-      context: fullContext,
-      encryptedDataKeys,
+      context: m.context,
+      encryptedDataKeys: m.encryptedDataKeys,
       contentType: ContentType.Framed,
       frameLength,
       ...(derived.commitment ? { commitment: derived.commitment } : {}),

@@ -28,15 +28,31 @@ export interface Signer {
   footer(): Uint8Array;
 }
 
-export function createSigner(sig: Signature): Signer {
+/** An ECDSA key pair for message signatures: the private key, and the public one as the context carries it. */
+export interface SigningKey {
+  readonly privateKey: KeyObject;
+  /** base64 of the compressed public point. */
+  readonly publicKey: string;
+}
+
+export function generateSigningKey(sig: Signature): SigningKey {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: sig.curve });
   const jwk = publicKey.export({ format: 'jwk' });
   const x = Buffer.from(jwk.x!, 'base64url');
   const y = Buffer.from(jwk.y!, 'base64url');
   const compressed = Buffer.concat([Uint8Array.of(2 + (y[y.length - 1]! & 1)), x]);
+  return { privateKey, publicKey: compressed.toString('base64') };
+}
+
+/**
+ * A signer for one message, under a fresh key pair unless `key` is given (a
+ * data-key cache reuses the pair with the data key whose context names it).
+ */
+export function createSigner(sig: Signature, key: SigningKey = generateSigningKey(sig)): Signer {
+  const { privateKey, publicKey } = key;
   const sign = createSign(sig.hash);
   return {
-    publicKey: compressed.toString('base64'),
+    publicKey,
     update: (bytes) => void sign.update(bytes),
     footer: () => {
       const signature = sign.sign({ key: privateKey, dsaEncoding: 'der' });
