@@ -7,15 +7,15 @@
 # Succeeds when FLAG takes a value at PATH ('keys list').
 function __envelope_takes_value --argument-names path flag
     switch "$path/$flag"
-        case 'encrypt/-k' 'encrypt/--key' 'encrypt/-c' 'encrypt/--context' 'encrypt/-o' 'encrypt/--output' 'encrypt/--suffix' 'encrypt/--algorithm' 'encrypt/--frame-size' 'encrypt/--commitment-policy'
+        case 'encrypt/-k' 'encrypt/--key' 'encrypt/-c' 'encrypt/--context' 'encrypt/-o' 'encrypt/--output' 'encrypt/--suffix' 'encrypt/--algorithm' 'encrypt/--frame-size' 'encrypt/--commitment-policy' 'encrypt/--cache'
             return 0
-        case 'decrypt/-k' 'decrypt/--key' 'decrypt/-c' 'decrypt/--context' 'decrypt/-o' 'decrypt/--output' 'decrypt/--suffix' 'decrypt/--commitment-policy' 'decrypt/--max-encrypted-data-keys' 'decrypt/--max-frame-size' 'decrypt/--max-header-size' 'decrypt/--format'
+        case 'decrypt/-k' 'decrypt/--key' 'decrypt/--discovery-account' 'decrypt/--discovery-partition' 'decrypt/-c' 'decrypt/--context' 'decrypt/-o' 'decrypt/--output' 'decrypt/--suffix' 'decrypt/--commitment-policy' 'decrypt/--max-encrypted-data-keys' 'decrypt/--max-frame-size' 'decrypt/--max-header-size' 'decrypt/--format'
             return 0
         case 'inspect/--max-encrypted-data-keys' 'inspect/--max-frame-size' 'inspect/--max-header-size'
             return 0
-        case 'exec/-k' 'exec/--key' 'exec/-c' 'exec/--context' 'exec/--commitment-policy'
+        case 'exec/-k' 'exec/--key' 'exec/--discovery-account' 'exec/--discovery-partition' 'exec/-c' 'exec/--context' 'exec/--commitment-policy'
             return 0
-        case 're-encrypt/--to' 're-encrypt/--from' 're-encrypt/-o' 're-encrypt/--output' 're-encrypt/--commitment-policy' 're-encrypt/--max-encrypted-data-keys' 're-encrypt/--max-frame-size' 're-encrypt/--max-header-size'
+        case 're-encrypt/--to' 're-encrypt/--from' 're-encrypt/--discovery-account' 're-encrypt/--discovery-partition' 're-encrypt/-o' 're-encrypt/--output' 're-encrypt/--commitment-policy' 're-encrypt/--max-encrypted-data-keys' 're-encrypt/--max-frame-size' 're-encrypt/--max-header-size'
             return 0
         case 'keygen/--type' 'keygen/--description' 'keygen/--tag' 'keygen/--rotation-period' 'keygen/--import' 'keygen/--origin'
             return 0
@@ -41,7 +41,9 @@ function __envelope_takes_value --argument-names path flag
             return 0
         case 'kms generate-random/--number-of-bytes' 'kms generate-random/--output'
             return 0
-        case '*/--config' '*/--keystore' '*/--passphrase-fd' '*/--passphrase-file'
+        case 'serve/--listen' 'serve/--region' 'serve/--account' 'serve/--token-file' 'serve/--throttle'
+            return 0
+        case '*/--config' '*/--keystore' '*/--region' '*/--profile' '*/--passphrase-fd' '*/--passphrase-file'
             return 0
     end
     return 1
@@ -51,7 +53,7 @@ end
 function __envelope_subcommands --argument-names path
     switch "$path"
         case ''
-            printf '%s\n' encrypt decrypt inspect exec re-encrypt keygen rotate keys kms audit keystore completion help
+            printf '%s\n' encrypt decrypt inspect exec re-encrypt keygen rotate keys kms audit keystore serve completion help
         case 'keys'
             printf '%s\n' list show enable disable delete cancel-deletion alias policy export export-public import help
         case 'kms'
@@ -151,6 +153,8 @@ complete -c envelope -s v -l verbose -d 'also print which key unwrapped (or wrap
 complete -c envelope -l debug -d 'print stack traces with errors'
 complete -c envelope -l config -r -F -d 'read settings from this file instead of searching for .enveloperc and the like'
 complete -c envelope -l keystore -x -a '(__fish_complete_directories (commandline -ct))' -d 'the local keystore directory'
+complete -c envelope -l region -x -d 'AWS region of kms: keys given without an ARN (default: $AWS_REGION, the config, the profile)'
+complete -c envelope -l profile -x -d 'AWS profile for credentials and region (default: $AWS_PROFILE, the config)'
 complete -c envelope -l allow-insecure-permissions -d 'use a keystore that group or others can read'
 complete -c envelope -l passphrase-fd -x -d 'read the keystore passphrase from this file descriptor'
 complete -c envelope -l passphrase-file -r -F -d 'read the keystore passphrase from the first line of this file'
@@ -162,12 +166,13 @@ complete -c envelope -n "__envelope_at '' 0" -f -a 'decrypt' -d 'decrypt AWS Enc
 complete -c envelope -n "__envelope_at '' 0" -f -a 'inspect' -d 'show what a message says about itself, without any key'
 complete -c envelope -n "__envelope_at '' 0" -f -a 'exec' -d 'run a command with a dotenv message decrypted into its environment'
 complete -c envelope -n "__envelope_at '' 0" -f -a 're-encrypt' -d 'give messages new master keys without re-encrypting their bodies'
-complete -c envelope -n "__envelope_at '' 0" -f -a 'keygen' -d 'create a key in the local keystore'
-complete -c envelope -n "__envelope_at '' 0" -f -a 'rotate' -d 'rotate a local key, or set its rotation schedule'
-complete -c envelope -n "__envelope_at '' 0" -f -a 'keys' -d 'list and manage the keys of the local keystore'
-complete -c envelope -n "__envelope_at '' 0" -f -a 'kms' -d 'the AWS KMS primitives on local keys: encrypt, decrypt, re-encrypt, generate-data-key, …'
+complete -c envelope -n "__envelope_at '' 0" -f -a 'keygen' -d 'create a key in the local keystore, or in AWS KMS with --kms'
+complete -c envelope -n "__envelope_at '' 0" -f -a 'rotate' -d 'rotate a key (local or AWS KMS), or set its rotation schedule'
+complete -c envelope -n "__envelope_at '' 0" -f -a 'keys' -d 'list and manage the keys of the local keystore, or of AWS KMS'
+complete -c envelope -n "__envelope_at '' 0" -f -a 'kms' -d 'the AWS KMS primitives on local keys (or passed to AWS KMS): encrypt, decrypt, re-encrypt, generate-data-key, …'
 complete -c envelope -n "__envelope_at '' 0" -f -a 'audit' -d 'show or verify the audit log of the local keystore'
 complete -c envelope -n "__envelope_at '' 0" -f -a 'keystore' -d 'protect the local keystore with a passphrase'
+complete -c envelope -n "__envelope_at '' 0" -f -a 'serve' -d 'serve the local keystore as AWS KMS (JSON 1.1 API) to AWS SDKs, the AWS CLI and envelope'
 complete -c envelope -n "__envelope_at '' 0" -f -a 'completion' -d 'print the completion script for bash, zsh or fish'
 complete -c envelope -n "__envelope_at '' 0" -f -a 'help' -d 'display help for command'
 complete -c envelope -n "__envelope_at ''" -s V -l version -d 'print the version (alone on the command line)'
@@ -184,10 +189,14 @@ complete -c envelope -n "__envelope_at 'encrypt'" -l frame-size -x -d 'plaintext
 complete -c envelope -n "__envelope_at 'encrypt'" -l commitment-policy -x -a 'require-encrypt-require-decrypt require-encrypt-allow-decrypt forbid-encrypt-allow-decrypt' -d 'key commitment policy'
 complete -c envelope -n "__envelope_at 'encrypt'" -l armor -d 'write base64 text in 76-column lines'
 complete -c envelope -n "__envelope_at 'encrypt'" -l force -d 'overwrite existing output files'
+complete -c envelope -n "__envelope_at 'encrypt'" -l cache -x -d 'reuse a data key for several files of this run (the ESDK caching CMM; off by default) until a limit: max-age=DUR (required; 30s, 5m, 1h or seconds), max-messages=N (1 to 2^32; default 2^32), max-bytes=SIZE of plaintext (e.g. 1G; default no limit). Fewer key calls (KMS requests and their cost), but one data key then protects several files, so one exposed key exposes them all. A file is checked against max-bytes before it is encrypted; stdin is counted as it goes, and the key retired once over. Suites without a KDF (0x0014, 0x0046, 0x0078) are never cached.'
 complete -c envelope -n "__envelope_at 'encrypt' 0+" -F
 
 # envelope decrypt
 complete -c envelope -n "__envelope_at 'decrypt'" -s k -l key -x -a '(__envelope_keys key+)' -d 'master key that may unwrap the data key (repeatable)'
+complete -c envelope -n "__envelope_at 'decrypt'" -l discovery -d 'unwrap a KMS data key with the KMS key the message names (any account unless filtered)'
+complete -c envelope -n "__envelope_at 'decrypt'" -l discovery-account -x -d 'with --discovery: only KMS keys of this AWS account (repeatable)'
+complete -c envelope -n "__envelope_at 'decrypt'" -l discovery-partition -x -d 'with --discovery-account: the accounts\' partition (default: aws)'
 complete -c envelope -n "__envelope_at 'decrypt'" -s c -l context -x -d 'require a context pair (key=value) or key (key) (repeatable)'
 complete -c envelope -n "__envelope_at 'decrypt'" -s o -l output -r -F -d 'output file, - for stdout, or an existing directory to put the outputs in'
 complete -c envelope -n "__envelope_at 'decrypt'" -s r -l recursive -d 'walk directories and mirror their trees into -o DIR'
@@ -210,6 +219,9 @@ complete -c envelope -n "__envelope_at 'inspect' 0" -F
 
 # envelope exec
 complete -c envelope -n "__envelope_at 'exec'" -s k -l key -x -a '(__envelope_keys key+)' -d 'master key that may unwrap the data key (repeatable)'
+complete -c envelope -n "__envelope_at 'exec'" -l discovery -d 'unwrap a KMS data key with the KMS key the message names (any account unless filtered)'
+complete -c envelope -n "__envelope_at 'exec'" -l discovery-account -x -d 'with --discovery: only KMS keys of this AWS account (repeatable)'
+complete -c envelope -n "__envelope_at 'exec'" -l discovery-partition -x -d 'with --discovery-account: the accounts\' partition (default: aws)'
 complete -c envelope -n "__envelope_at 'exec'" -s c -l context -x -d 'require a context pair (key=value) or key (key) (repeatable)'
 complete -c envelope -n "__envelope_at 'exec'" -l commitment-policy -x -a 'require-encrypt-require-decrypt require-encrypt-allow-decrypt forbid-encrypt-allow-decrypt' -d 'key commitment policy'
 complete -c envelope -n "__envelope_at 'exec'" -l pristine -d 'give COMMAND only the decrypted variables, not envelope\'s environment'
@@ -220,6 +232,9 @@ complete -c envelope -n "__envelope_at 'exec' 2+" -F
 # envelope re-encrypt
 complete -c envelope -n "__envelope_at 're-encrypt'" -l to -x -a '(__envelope_keys key+)' -d 'new master key (repeatable)'
 complete -c envelope -n "__envelope_at 're-encrypt'" -l from -x -a '(__envelope_keys key+)' -d 'key that may unwrap the current data key (repeatable; local keys are found without it)'
+complete -c envelope -n "__envelope_at 're-encrypt'" -l discovery -d 'unwrap a KMS data key with the KMS key the message names (any account unless filtered)'
+complete -c envelope -n "__envelope_at 're-encrypt'" -l discovery-account -x -d 'with --discovery: only KMS keys of this AWS account (repeatable)'
+complete -c envelope -n "__envelope_at 're-encrypt'" -l discovery-partition -x -d 'with --discovery-account: the accounts\' partition (default: aws)'
 complete -c envelope -n "__envelope_at 're-encrypt'" -s o -l output -r -F -d 'output file, or - for stdout (one input)'
 complete -c envelope -n "__envelope_at 're-encrypt'" -l in-place -d 'replace each file atomically'
 complete -c envelope -n "__envelope_at 're-encrypt'" -l new-data-key -d 're-encrypt the body under a fresh data key'
@@ -231,16 +246,19 @@ complete -c envelope -n "__envelope_at 're-encrypt'" -l force -d 'overwrite an e
 complete -c envelope -n "__envelope_at 're-encrypt' 0+" -F
 
 # envelope keygen
-complete -c envelope -n "__envelope_at 'keygen'" -l type -x -a 'AES_256 RSA_2048 RSA_3072 RSA_4096' -d 'key spec'
+complete -c envelope -n "__envelope_at 'keygen'" -l type -x -a 'AES_256 SYMMETRIC_DEFAULT RSA_2048 RSA_3072 RSA_4096' -d 'key spec (SYMMETRIC_DEFAULT is KMS\'s name for AES_256)'
+complete -c envelope -n "__envelope_at 'keygen'" -l kms -d 'create the key in AWS KMS (region: --region, $AWS_REGION, the config); not with --import, --origin or --exportable'
 complete -c envelope -n "__envelope_at 'keygen'" -l description -x -d 'what the key is for'
 complete -c envelope -n "__envelope_at 'keygen'" -l tag -x -d 'tag (repeatable)'
 complete -c envelope -n "__envelope_at 'keygen'" -l rotation-period -x -d 'rotate automatically every DAYS (90-2560)'
 complete -c envelope -n "__envelope_at 'keygen'" -l import -r -F -d 'use this 256-bit key material (raw, hex or base64) instead of generating it'
 complete -c envelope -n "__envelope_at 'keygen'" -l origin -x -a 'external' -d 'external: create the key without material, to import later'
 complete -c envelope -n "__envelope_at 'keygen'" -l exportable -d 'allow keys export of its raw material (irreversible)'
+complete -c envelope -n "__envelope_at 'keygen'" -l multi-region -d 'a multi-region key: key id mrk-…, served by envelope serve in every region (with --kms: CreateKey MultiRegion)'
 complete -c envelope -n "__envelope_at 'keygen'" -l json -d 'print the key metadata as JSON'
 
 # envelope rotate
+complete -c envelope -n "__envelope_at 'rotate'" -l kms -d 'the key is in AWS KMS (for alias/NAME, NAME or a key id)'
 complete -c envelope -n "__envelope_at 'rotate'" -l schedule -x -d 'rotate automatically every DAYS (90-2560; 365 is usual)'
 complete -c envelope -n "__envelope_at 'rotate'" -l no-schedule -d 'stop automatic rotation'
 complete -c envelope -n "__envelope_at 'rotate'" -l status -d 'show the rotation settings'
@@ -249,41 +267,48 @@ complete -c envelope -n "__envelope_at 'rotate'" -l json -d 'print JSON'
 complete -c envelope -n "__envelope_at 'rotate' 0" -f -a '(__envelope_keys key)'
 
 # envelope keys
-complete -c envelope -n "__envelope_at 'keys' 0" -f -a 'list' -d 'List the keys'
-complete -c envelope -n "__envelope_at 'keys' 0" -f -a 'show' -d 'Show a key (KMS KeyMetadata fields, aliases, versions, policy)'
+complete -c envelope -n "__envelope_at 'keys' 0" -f -a 'list' -d 'List the keys (with --kms: the AWS KMS keys of the region and their aliases)'
+complete -c envelope -n "__envelope_at 'keys' 0" -f -a 'show' -d 'Show a key (KMS KeyMetadata fields, aliases, versions, policy; for a KMS key: DescribeKey, its aliases and rotation)'
 complete -c envelope -n "__envelope_at 'keys' 0" -f -a 'enable' -d 'Enable a key'
 complete -c envelope -n "__envelope_at 'keys' 0" -f -a 'disable' -d 'Disable a key: every operation with it is refused'
-complete -c envelope -n "__envelope_at 'keys' 0" -f -a 'delete' -d 'Schedule a key for deletion after DAYS (7-30); its material is destroyed on the first keystore write after that date'
+complete -c envelope -n "__envelope_at 'keys' 0" -f -a 'delete' -d 'Schedule a key for deletion after DAYS (7-30); its material is destroyed on the first keystore write after that date (a KMS key: ScheduleKeyDeletion, KMS deletes it on that date)'
 complete -c envelope -n "__envelope_at 'keys' 0" -f -a 'cancel-deletion' -d 'Cancel a scheduled deletion; the key becomes Disabled (as in KMS)'
 complete -c envelope -n "__envelope_at 'keys' 0" -f -a 'alias' -d 'Point alias/NAME at a key (moving it if it exists), or remove it with --delete'
-complete -c envelope -n "__envelope_at 'keys' 0" -f -a 'policy' -d 'Show or set what a key allows: operations and required encryption context'
+complete -c envelope -n "__envelope_at 'keys' 0" -f -a 'policy' -d 'Show or set what a key allows: operations and required encryption context (a KMS key: show its key policy document)'
 complete -c envelope -n "__envelope_at 'keys' 0" -f -a 'export' -d 'Print the raw material of one version (base64) of a key created with --exportable'
-complete -c envelope -n "__envelope_at 'keys' 0" -f -a 'export-public' -d 'Print an RSA key\'s public key (PEM), for encrypting with raw-rsa: where the keystore is not'
+complete -c envelope -n "__envelope_at 'keys' 0" -f -a 'export-public' -d 'Print an RSA key\'s public key (PEM), for encrypting with raw-rsa: where the keystore is not (a KMS key: GetPublicKey)'
 complete -c envelope -n "__envelope_at 'keys' 0" -f -a 'import' -d 'Import 256-bit material into a key of origin EXTERNAL: its first material, or a new primary version'
 complete -c envelope -n "__envelope_at 'keys' 0" -f -a 'help' -d 'display help for command'
 
 # envelope keys list
 complete -c envelope -n "__envelope_at 'keys list'" -l json -d 'print JSON'
+complete -c envelope -n "__envelope_at 'keys list'" -l kms -d 'list the keys of AWS KMS instead (ListKeys, ListAliases)'
 
 # envelope keys show
 complete -c envelope -n "__envelope_at 'keys show'" -l json -d 'print JSON'
+complete -c envelope -n "__envelope_at 'keys show'" -l kms -d 'the key is in AWS KMS (for alias/NAME, NAME or a key id)'
 complete -c envelope -n "__envelope_at 'keys show' 0" -f -a '(__envelope_keys key)'
 
 # envelope keys enable
+complete -c envelope -n "__envelope_at 'keys enable'" -l kms -d 'the key is in AWS KMS (for alias/NAME, NAME or a key id)'
 complete -c envelope -n "__envelope_at 'keys enable' 0" -f -a '(__envelope_keys key)'
 
 # envelope keys disable
+complete -c envelope -n "__envelope_at 'keys disable'" -l kms -d 'the key is in AWS KMS (for alias/NAME, NAME or a key id)'
 complete -c envelope -n "__envelope_at 'keys disable' 0" -f -a '(__envelope_keys key)'
 
 # envelope keys delete
 complete -c envelope -n "__envelope_at 'keys delete'" -l days -x -d 'waiting period in days'
+complete -c envelope -n "__envelope_at 'keys delete'" -l kms -d 'the key is in AWS KMS (for alias/NAME, NAME or a key id)'
 complete -c envelope -n "__envelope_at 'keys delete' 0" -f -a '(__envelope_keys key)'
 
 # envelope keys cancel-deletion
+complete -c envelope -n "__envelope_at 'keys cancel-deletion'" -l kms -d 'the key is in AWS KMS (for alias/NAME, NAME or a key id)'
 complete -c envelope -n "__envelope_at 'keys cancel-deletion' 0" -f -a '(__envelope_keys key)'
 
 # envelope keys alias
 complete -c envelope -n "__envelope_at 'keys alias'" -l delete -d 'remove the alias'
+complete -c envelope -n "__envelope_at 'keys alias'" -l kms -d 'the alias and key are in AWS KMS (CreateAlias, UpdateAlias, DeleteAlias)'
 complete -c envelope -n "__envelope_at 'keys alias' 0" -f -a '(__envelope_keys alias)'
 complete -c envelope -n "__envelope_at 'keys alias' 1" -f -a '(__envelope_keys key)'
 
@@ -292,19 +317,23 @@ complete -c envelope -n "__envelope_at 'keys policy'" -l allow -x -d 'allow an o
 complete -c envelope -n "__envelope_at 'keys policy'" -l require-context -x -d 'require this context on every use (repeatable)'
 complete -c envelope -n "__envelope_at 'keys policy'" -l reset -d 'back to the default: everything allowed, no context required'
 complete -c envelope -n "__envelope_at 'keys policy'" -l json -d 'print JSON'
+complete -c envelope -n "__envelope_at 'keys policy'" -l kms -d 'the key is in AWS KMS (for alias/NAME, NAME or a key id)'
 complete -c envelope -n "__envelope_at 'keys policy' 0" -f -a '(__envelope_keys key)'
 
 # envelope keys export
 complete -c envelope -n "__envelope_at 'keys export'" -l version -x -d 'backing version (default: primary)'
 complete -c envelope -n "__envelope_at 'keys export'" -s o -l output -r -F -d 'write the raw 32 bytes to this file (mode 0600) instead'
 complete -c envelope -n "__envelope_at 'keys export'" -l force -d 'overwrite an existing output file'
+complete -c envelope -n "__envelope_at 'keys export'" -l kms -d 'refused: AWS KMS never exports key material'
 complete -c envelope -n "__envelope_at 'keys export' 0" -f -a '(__envelope_keys key)'
 
 # envelope keys export-public
 complete -c envelope -n "__envelope_at 'keys export-public'" -l version -x -d 'backing version (default: primary)'
+complete -c envelope -n "__envelope_at 'keys export-public'" -l kms -d 'the key is in AWS KMS (for alias/NAME, NAME or a key id)'
 complete -c envelope -n "__envelope_at 'keys export-public' 0" -f -a '(__envelope_keys key)'
 
 # envelope keys import
+complete -c envelope -n "__envelope_at 'keys import'" -l kms -d 'refused: import material into KMS keys with the AWS CLI'
 complete -c envelope -n "__envelope_at 'keys import' 0" -f -a '(__envelope_keys key)'
 complete -c envelope -n "__envelope_at 'keys import' 1" -F
 
@@ -317,7 +346,7 @@ complete -c envelope -n "__envelope_at 'kms' 0" -f -a 'decrypt' -d 'Decrypt a ci
 complete -c envelope -n "__envelope_at 'kms' 0" -f -a 're-encrypt' -d 'Decrypt a blob and encrypt its plaintext under another key, without printing it'
 complete -c envelope -n "__envelope_at 'kms' 0" -f -a 'generate-data-key' -d 'Generate a data key: its plaintext and a blob of it'
 complete -c envelope -n "__envelope_at 'kms' 0" -f -a 'generate-data-key-without-plaintext' -d 'Generate a data key as a blob only'
-complete -c envelope -n "__envelope_at 'kms' 0" -f -a 'generate-random' -d 'Random bytes from the CSPRNG'
+complete -c envelope -n "__envelope_at 'kms' 0" -f -a 'generate-random' -d 'Random bytes from the CSPRNG (with --kms, from AWS KMS GenerateRandom)'
 complete -c envelope -n "__envelope_at 'kms' 0" -f -a 'help' -d 'display help for command'
 
 # envelope kms encrypt
@@ -325,12 +354,14 @@ complete -c envelope -n "__envelope_at 'kms encrypt'" -l key-id -x -a '(__envelo
 complete -c envelope -n "__envelope_at 'kms encrypt'" -l plaintext -r -F -d 'fileb://PATH, PATH or - (stdin, the default)'
 complete -c envelope -n "__envelope_at 'kms encrypt'" -s c -l encryption-context -x -d 'encryption context pair (repeatable)'
 complete -c envelope -n "__envelope_at 'kms encrypt'" -l output -x -a 'json text binary' -d 'json, text or binary'
+complete -c envelope -n "__envelope_at 'kms encrypt'" -l kms -d 'the keys are in AWS KMS (for alias/NAME, NAME or a key id)'
 
 # envelope kms decrypt
 complete -c envelope -n "__envelope_at 'kms decrypt'" -l ciphertext-blob -r -F -d 'fileb://PATH, PATH or - (stdin, the default)'
 complete -c envelope -n "__envelope_at 'kms decrypt'" -l key-id -x -a '(__envelope_keys key)' -d 'refuse unless the blob was made by this key'
 complete -c envelope -n "__envelope_at 'kms decrypt'" -s c -l encryption-context -x -d 'encryption context pair (repeatable)'
 complete -c envelope -n "__envelope_at 'kms decrypt'" -l output -x -a 'json text binary' -d 'json, text or binary'
+complete -c envelope -n "__envelope_at 'kms decrypt'" -l kms -d 'the blob is an AWS KMS blob: send it to AWS KMS (Decrypt)'
 
 # envelope kms re-encrypt
 complete -c envelope -n "__envelope_at 'kms re-encrypt'" -l ciphertext-blob -r -F -d 'fileb://PATH, PATH or - (stdin, the default)'
@@ -339,6 +370,7 @@ complete -c envelope -n "__envelope_at 'kms re-encrypt'" -l destination-key-id -
 complete -c envelope -n "__envelope_at 'kms re-encrypt'" -l source-encryption-context -x -d 'encryption context pair (repeatable)'
 complete -c envelope -n "__envelope_at 'kms re-encrypt'" -l destination-encryption-context -x -d 'encryption context pair (repeatable)'
 complete -c envelope -n "__envelope_at 'kms re-encrypt'" -l output -x -a 'json text binary' -d 'json, text or binary'
+complete -c envelope -n "__envelope_at 'kms re-encrypt'" -l kms -d 'the keys are in AWS KMS (for alias/NAME, NAME or a key id)'
 
 # envelope kms generate-data-key
 complete -c envelope -n "__envelope_at 'kms generate-data-key'" -l key-id -x -a '(__envelope_keys key)' -d 'the key'
@@ -346,6 +378,7 @@ complete -c envelope -n "__envelope_at 'kms generate-data-key'" -l key-spec -x -
 complete -c envelope -n "__envelope_at 'kms generate-data-key'" -l number-of-bytes -x -d 'length of the data key, 1-1024'
 complete -c envelope -n "__envelope_at 'kms generate-data-key'" -s c -l encryption-context -x -d 'encryption context pair (repeatable)'
 complete -c envelope -n "__envelope_at 'kms generate-data-key'" -l output -x -a 'json text binary' -d 'json, text or binary'
+complete -c envelope -n "__envelope_at 'kms generate-data-key'" -l kms -d 'the keys are in AWS KMS (for alias/NAME, NAME or a key id)'
 
 # envelope kms generate-data-key-without-plaintext
 complete -c envelope -n "__envelope_at 'kms generate-data-key-without-plaintext'" -l key-id -x -a '(__envelope_keys key)' -d 'the key'
@@ -353,10 +386,12 @@ complete -c envelope -n "__envelope_at 'kms generate-data-key-without-plaintext'
 complete -c envelope -n "__envelope_at 'kms generate-data-key-without-plaintext'" -l number-of-bytes -x -d 'length of the data key, 1-1024'
 complete -c envelope -n "__envelope_at 'kms generate-data-key-without-plaintext'" -s c -l encryption-context -x -d 'encryption context pair (repeatable)'
 complete -c envelope -n "__envelope_at 'kms generate-data-key-without-plaintext'" -l output -x -a 'json text binary' -d 'json, text or binary'
+complete -c envelope -n "__envelope_at 'kms generate-data-key-without-plaintext'" -l kms -d 'the keys are in AWS KMS (for alias/NAME, NAME or a key id)'
 
 # envelope kms generate-random
 complete -c envelope -n "__envelope_at 'kms generate-random'" -l number-of-bytes -x -d '1-1024'
 complete -c envelope -n "__envelope_at 'kms generate-random'" -l output -x -a 'json text binary' -d 'json, text or binary'
+complete -c envelope -n "__envelope_at 'kms generate-random'" -l kms -d 'ask AWS KMS (GenerateRandom)'
 
 # envelope kms help
 complete -c envelope -n "__envelope_at 'kms help' 0" -f -a 'encrypt decrypt re-encrypt generate-data-key generate-data-key-without-plaintext generate-random'
@@ -384,8 +419,15 @@ complete -c envelope -n "__envelope_at 'keystore info'" -l json -d 'print JSON'
 # envelope keystore help
 complete -c envelope -n "__envelope_at 'keystore help' 0" -f -a 'info protect unprotect change-passphrase'
 
+# envelope serve
+complete -c envelope -n "__envelope_at 'serve'" -l listen -x -d 'address to listen on; port 0 picks a free port; another address than loopback only when named here, by IP'
+complete -c envelope -n "__envelope_at 'serve'" -l region -x -d 'the served region (default: $AWS_REGION, else $AWS_DEFAULT_REGION, else us-east-1)'
+complete -c envelope -n "__envelope_at 'serve'" -l account -x -d 'the 12-digit account in the ARNs'
+complete -c envelope -n "__envelope_at 'serve'" -l token-file -r -F -d 'refuse (AccessDeniedException) requests whose access key id is not the first line of this file (mode 0600); only the access key id is compared, the SigV4 signature is not checked'
+complete -c envelope -n "__envelope_at 'serve'" -l throttle -x -d 'answer the first N requests with ThrottlingException, to test that clients retry'
+
 # envelope completion
 complete -c envelope -n "__envelope_at 'completion' 0" -f -a 'bash zsh fish'
 
 # envelope help
-complete -c envelope -n "__envelope_at 'help' 0" -f -a 'encrypt decrypt inspect exec re-encrypt keygen rotate keys kms audit keystore completion'
+complete -c envelope -n "__envelope_at 'help' 0" -f -a 'encrypt decrypt inspect exec re-encrypt keygen rotate keys kms audit keystore serve completion'

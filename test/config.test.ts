@@ -5,6 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findConfigFile, loadConfig, validateConfig } from '../src/cli/config.js';
+import { discoveryKeyrings, kmsServices, kmsSettings } from '../src/cli/kms-options.js';
 import { UsageError } from '../src/errors.js';
 import { runCli, tempDir } from './helpers.js';
 
@@ -68,6 +69,17 @@ describe('validation names the file and the field', () => {
     expect(() => validateConfig({ frameSize: true }, '/x/c')).toThrow(/field "frameSize" must be a size/);
     expect(() => validateConfig([1], '/x/c')).toThrow(UsageError);
   });
+  it('AWS settings: region and profile are strings, discoveryAccounts 12-digit account ids', () => {
+    expect(validateConfig({ region: 'eu-west-1', profile: 'ops', discoveryAccounts: ['111122223333'] }, '/x/c')).toMatchObject({
+      region: 'eu-west-1',
+      profile: 'ops',
+      discoveryAccounts: ['111122223333'],
+    });
+    expect(() => validateConfig({ region: 1 }, '/x/c')).toThrow(/field "region" must be a string/);
+    expect(() => validateConfig({ profile: ['a'] }, '/x/c')).toThrow(/field "profile" must be a string/);
+    expect(() => validateConfig({ discoveryAccounts: [111122223333] }, '/x/c')).toThrow(/field "discoveryAccounts" must be a list of 12-digit/);
+    expect(() => validateConfig({ discoveryAccounts: ['1111'] }, '/x/c')).toThrow(/field "discoveryAccounts"/);
+  });
   it('a missing --config file', async () => {
     await expect(loadConfig('/does/not/exist')).rejects.toThrow(/config \/does\/not\/exist does not exist/);
   });
@@ -102,5 +114,33 @@ describe('precedence: flags beat the environment, which beats the config', () =>
     const bad = await runCli(['encrypt'], { cwd: project, env, stdin: 'x' });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^envelope: error: config .*\.enveloperc\.json: field "keys"/);
+  });
+
+  it('AWS region and profile: --region/--profile over AWS_REGION/AWS_PROFILE over the config', () => {
+    const settings = validateConfig({ region: 'eu-west-1', profile: 'config' }, '/x/c');
+    expect(kmsSettings({ settings }, {})).toEqual({ region: 'eu-west-1', profile: 'config' });
+    expect(kmsSettings({ settings }, { AWS_REGION: 'us-east-2', AWS_PROFILE: 'env' })).toEqual({ region: 'us-east-2', profile: 'env' });
+    expect(kmsSettings({ settings, region: 'ap-south-1', profile: 'flag' }, { AWS_REGION: 'us-east-2', AWS_PROFILE: 'env' })).toEqual({
+      region: 'ap-south-1',
+      profile: 'flag',
+    });
+    // Unset everywhere: left to the SDK (the profile's region), not invented.
+    expect(kmsSettings({}, {})).toEqual({});
+    expect(() => kmsSettings({ region: 'us east 1' }, {})).toThrow(/"us east 1" is not an AWS region/);
+  });
+
+  it('discovery accounts: --discovery-account over the config; the partition defaults to aws', () => {
+    const services = kmsServices({});
+    const settings = validateConfig({ discoveryAccounts: ['111122223333'] }, '/x/c');
+    const description = (flags: Parameters<typeof discoveryKeyrings>[0]) => discoveryKeyrings(flags, services).map((k) => k.description);
+    expect(description({ settings })).toEqual([]);
+    expect(description({ settings, discovery: true })).toEqual(['kms discovery (account 111122223333 in partition aws)']);
+    expect(description({ settings, discovery: true, discoveryAccount: ['444455556666'], discoveryPartition: 'aws-cn' })).toEqual([
+      'kms discovery (account 444455556666 in partition aws-cn)',
+    ]);
+    expect(description({ discovery: true })).toEqual(['kms discovery (any account)']);
+    expect(() => description({ discoveryAccount: ['111122223333'] })).toThrow(/--discovery-account needs --discovery/);
+    expect(() => description({ discovery: true, discoveryPartition: 'aws' })).toThrow(/--discovery-partition needs --discovery-account/);
+    expect(() => description({ discovery: true, discoveryAccount: ['12'] })).toThrow(/12-digit AWS account id, not "12"/);
   });
 });

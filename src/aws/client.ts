@@ -118,12 +118,14 @@ export function kmsError(error: unknown, key: string): EnvelopeError {
       hints: ['set AWS_PROFILE or use --profile, run aws configure or aws sso login, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY'],
     });
   }
-  if (/region is missing/i.test(text)) {
+  // AWS_REGION set but empty reaches the SDK as the region "": no region either.
+  if (/region is missing|region not accepted: region="" /i.test(text)) {
     return new UsageError(`kms key ${key}: no AWS region`, {
       cause: error,
-      hints: ['give the key as a full ARN, or set --region, the config\'s region or AWS_REGION'],
+      hints: ['give the key as a full ARN, or set --region, AWS_REGION or the config\'s region'],
     });
   }
+  if (/region not accepted/i.test(text)) return new UsageError(`kms key ${key}: ${text}`, { cause: error });
   if (ACCESS.has(name)) return new KeyAccessError(`kms key ${key}: ${name}: ${text}`, { cause: error });
   if (name === 'NotFoundException') {
     return new NoKeyError(`kms key ${key}: ${name}: ${text}`, [], { hints: ['check the key id, alias and region'] });

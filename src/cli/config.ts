@@ -27,6 +27,12 @@ export interface Config {
   readonly algorithm?: string;
   /** Context every decrypt requires: `key` or `key=value` entries. */
   readonly requiredContext?: readonly string[];
+  /** AWS region of kms: keys without one (after --region and AWS_REGION). */
+  readonly region?: string;
+  /** AWS profile (after --profile and AWS_PROFILE). */
+  readonly profile?: string;
+  /** The accounts --discovery admits when no --discovery-account is given. */
+  readonly discoveryAccounts?: readonly string[];
 }
 
 const SEARCH_PLACES = [
@@ -40,13 +46,16 @@ const SEARCH_PLACES = [
   'envelope.config.cjs',
 ] as const;
 
-const FIELDS: Record<keyof Omit<Config, 'source'>, 'string' | 'strings' | 'size'> = {
+const FIELDS: Record<keyof Omit<Config, 'source'>, 'string' | 'strings' | 'size' | 'accounts'> = {
   keys: 'strings',
   decryptKeys: 'strings',
   keystore: 'string',
   frameSize: 'size',
   algorithm: 'string',
   requiredContext: 'strings',
+  region: 'string',
+  profile: 'string',
+  discoveryAccounts: 'accounts',
 };
 
 function isFile(path: string): boolean {
@@ -104,6 +113,9 @@ export function validateConfig(raw: unknown, source: string): Config {
     if (kind === 'string' && typeof value !== 'string') throw bad(field, 'must be a string');
     if (kind === 'strings' && !(Array.isArray(value) && value.every((v) => typeof v === 'string'))) {
       throw bad(field, 'must be a list of strings');
+    }
+    if (kind === 'accounts' && !(Array.isArray(value) && value.every((v) => typeof v === 'string' && /^\d{12}$/.test(v)))) {
+      throw bad(field, 'must be a list of 12-digit AWS account ids (as strings)');
     }
     if (kind === 'size' && typeof value !== 'string' && !(typeof value === 'number' && Number.isInteger(value))) {
       throw bad(field, 'must be a size such as 65536, "64K" or "1M"');

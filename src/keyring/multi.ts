@@ -15,6 +15,7 @@ import type { EncryptedDataKey } from '../format/header.js';
 import { wipe } from '../format/kdf.js';
 import { describeEdk } from './describe.js';
 import type { DataKeyRequest, Keyring } from './keyring.js';
+import { unclaimedKmsHints } from './kms.js';
 
 export interface WrappedDataKey {
   readonly dataKey: Uint8Array;
@@ -91,7 +92,8 @@ export async function unwrapDataKey(
   if (attempts.length === 0) {
     const wrappedFor = encryptedDataKeys.map((edk) => `message has a data key for ${describeEdk(edk)}`);
     const given = keyrings.length === 0 ? ['no key was given: use -k'] : keyrings.map((k) => `tried ${k.description}: not addressed to it`);
-    throw new NoKeyError('none of the given keys can unwrap the data key', [], { hints: [...wrappedFor, ...given] });
+    const kms = unclaimedKmsHints(keyrings, encryptedDataKeys);
+    throw new NoKeyError('none of the given keys can unwrap the data key', [], { hints: [...wrappedFor, ...given, ...kms] });
   }
-  throw new NoKeyError('no key could unwrap the data key', attempts);
+  throw new NoKeyError('no key could unwrap the data key', attempts, { hints: unclaimedKmsHints(keyrings, encryptedDataKeys) });
 }

@@ -5,6 +5,8 @@ import { UsageError } from '../errors.js';
 import type { Keystore } from '../keystore/keystore.js';
 import { decodeSymmetricKey, readKeyFile } from './key-file.js';
 import type { Keyring } from './keyring.js';
+import { KmsKeyring, type KmsServices } from './kms.js';
+import { explainKmsArn, parseKmsIdentifier } from './kms-arn.js';
 import { LocalKeyring } from './local.js';
 import { RawAesKeyring } from './raw-aes.js';
 import { RSA_PADDINGS, RawRsaKeyring, type RsaPadding } from './raw-rsa.js';
@@ -14,6 +16,11 @@ import { type KeySpecifier, parseFields, splitSpecifier } from './specifier.js';
 export interface KeyringEnvironment {
   /** The local keystore, opened on first use. */
   keystore(): Keystore;
+  /**
+   * AWS KMS by region (undefined: the configured region), the SDK loaded on
+   * first use; absent where KMS keys cannot be used.
+   */
+  kms?: KmsServices;
 }
 
 interface KeyProvider {
@@ -52,6 +59,26 @@ const rawRsa: KeyProvider = {
   },
 };
 
+const KMS_ARN = /^arn:[^:]+:kms:/;
+
+/** A KMS key ARN or alias ARN (any partition), or `kms:` and an alias, key id or ARN. */
+const kms: KeyProvider = {
+  usage: 'arn:aws:kms:REGION:ACCOUNT:key/ID, arn:aws:kms:REGION:ACCOUNT:alias/NAME, kms:alias/NAME or kms:KEY-ID (AWS KMS)',
+  matches: (spec) => spec.scheme === 'kms' || KMS_ARN.test(spec.text),
+  async open(spec, env) {
+    const text = spec.scheme === 'kms' ? spec.rest : spec.text;
+    const identifier = parseKmsIdentifier(text);
+    if (!identifier) {
+      const why = text.startsWith('arn:') ? explainKmsArn(text) : 'a kms key is alias/NAME, a key id or an ARN';
+      throw new UsageError(`bad key specifier "${spec.text}": ${why}`, {
+        hints: ['a kms key is arn:aws:kms:REGION:ACCOUNT:key/ID, arn:aws:kms:REGION:ACCOUNT:alias/NAME, kms:alias/NAME or kms:KEY-ID'],
+      });
+    }
+    if (!env.kms) throw new UsageError(`kms key ${spec.text} cannot be used here`);
+    return new KmsKeyring(identifier, env.kms);
+  },
+};
+
 /** `alias/NAME`, a KeyId, their `local:` forms, or a local key ARN. */
 const local: KeyProvider = {
   usage: 'alias/NAME, a key id, local:alias/NAME or local:KEY-ID (the local keystore)',
@@ -62,7 +89,7 @@ const local: KeyProvider = {
   },
 };
 
-const PROVIDERS: readonly KeyProvider[] = [rawAes, rawRsa, local];
+const PROVIDERS: readonly KeyProvider[] = [rawAes, rawRsa, kms, local];
 
 export const KEY_USAGES: readonly string[] = PROVIDERS.map((p) => p.usage);
 

@@ -1,4 +1,4 @@
-import { decrypt } from '../../core/decrypt.js';
+import { type DecryptOptions, decrypt } from '../../core/decrypt.js';
 import { parseDotenv } from '../../core/dotenv.js';
 import { FormatError } from '../../errors.js';
 import { LocalKeyring } from '../../keyring/local.js';
@@ -7,11 +7,12 @@ import { dearmor } from '../../stream/armor.js';
 import { deliver, naming, planOutputs } from '../files.js';
 import { isStdio } from '../input.js';
 import { type KeystoreFlags, openKeystore } from '../keystore-options.js';
+import { closeKms, type DiscoveryFlags, discoveryKeyrings, kmsServices } from '../kms-options.js';
 import { parseCommitmentPolicy, parseContextRequirements, type LimitFlags, parseLimits } from '../options.js';
 import { openInputWithProgress } from '../progress.js';
 import { watchMessage } from '../verbose.js';
 
-interface DecryptFlags extends KeystoreFlags, LimitFlags {
+interface DecryptFlags extends KeystoreFlags, LimitFlags, DiscoveryFlags {
   key: string[];
   context: string[];
   output?: string;
@@ -39,17 +40,27 @@ export async function run(files: string[], flags: DecryptFlags): Promise<void> {
 
   // The keys are opened once for all files.
   const keystore = openKeystore(flags);
-  const keyrings = await openKeyrings(keys, { keystore: () => keystore });
+  const kms = kmsServices(flags);
+  const keyrings = [...(await openKeyrings(keys, { keystore: () => keystore, kms })), ...discoveryKeyrings(flags, kms)];
   // Local keys are found from the ids in the message (DESIGN §2), unless -k names local keys.
   if (!keys.some(isLocalSpecifier)) keyrings.push(LocalKeyring.anyKey(keystore));
-  // One message from `path` to its destination; with -v, its keys and timings.
+  try {
+    await decryptEach(plan, flags, { keyrings, commitmentPolicy, requiredContext, limits });
+  } finally {
+    closeKms();
+  }
+}
+
+/** Each message from its path to its destination; with -v, its keys and timings. */
+async function decryptEach(
+  plan: Awaited<ReturnType<typeof planOutputs>>,
+  flags: DecryptFlags,
+  options: Pick<DecryptOptions, 'keyrings' | 'commitmentPolicy' | 'requiredContext' | 'limits'>,
+): Promise<void> {
   await deliver(plan, { mode: 0o600, binary: false }, async (path, destination) => {
     const watch = watchMessage(isStdio(path) ? undefined : path);
     let plaintext: AsyncIterable<Buffer> = decrypt(dearmor(await openInputWithProgress(path)), {
-      keyrings,
-      commitmentPolicy,
-      requiredContext,
-      limits,
+      ...options,
       ...(watch ? { onHeader: watch.unwrapped } : {}),
     });
     if (flags.format) plaintext = await checkedFormat(plaintext, flags.format);

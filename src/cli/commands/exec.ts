@@ -14,10 +14,11 @@ import { dearmor } from '../../stream/armor.js';
 import { childStatus } from '../exit-status.js';
 import { openInput } from '../input.js';
 import { type KeystoreFlags, openKeystore } from '../keystore-options.js';
+import { closeKms, type DiscoveryFlags, discoveryKeyrings, kmsServices } from '../kms-options.js';
 import { parseCommitmentPolicy, parseContextRequirements } from '../options.js';
 import { watchMessage } from '../verbose.js';
 
-interface ExecFlags extends KeystoreFlags {
+interface ExecFlags extends KeystoreFlags, DiscoveryFlags {
   key: string[];
   context: string[];
   commitmentPolicy: string;
@@ -38,19 +39,25 @@ export async function run([file, ...command]: string[], flags: ExecFlags): Promi
   if (!file || command.length === 0) throw new UsageError('exec needs a file and a command: envelope exec FILE -- COMMAND …');
   const keys = flags.key.length > 0 ? flags.key : (flags.settings?.decryptKeys ?? []);
   const keystore = openKeystore(flags);
-  const keyrings = await openKeyrings(keys, { keystore: () => keystore });
+  const kms = kmsServices(flags);
+  const keyrings = [...(await openKeyrings(keys, { keystore: () => keystore, kms })), ...discoveryKeyrings(flags, kms)];
   if (!keys.some(isLocalSpecifier)) keyrings.push(LocalKeyring.anyKey(keystore));
   const requiredContext = parseContextRequirements(flags.context.length > 0 ? flags.context : (flags.settings?.requiredContext ?? []));
 
   const watch = watchMessage(file);
   const chunks: Buffer[] = [];
-  for await (const chunk of decrypt(dearmor(await openInput(file)), {
-    keyrings,
-    commitmentPolicy: parseCommitmentPolicy(flags.commitmentPolicy),
-    requiredContext,
-    ...(watch ? { onHeader: watch.unwrapped } : {}),
-  })) {
-    chunks.push(chunk);
+  try {
+    for await (const chunk of decrypt(dearmor(await openInput(file)), {
+      keyrings,
+      commitmentPolicy: parseCommitmentPolicy(flags.commitmentPolicy),
+      requiredContext,
+      ...(watch ? { onHeader: watch.unwrapped } : {}),
+    })) {
+      chunks.push(chunk);
+    }
+  } finally {
+    // KMS is done with before COMMAND runs: no connection stays open for its lifetime.
+    closeKms();
   }
   watch?.done();
   const plaintext = Buffer.concat(chunks);

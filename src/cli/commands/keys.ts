@@ -1,4 +1,5 @@
-// keygen, rotate and keys …: the local keystore's key lifecycle.
+// keygen, rotate and keys …: the local keystore's key lifecycle. AWS KMS keys
+// (--kms, kms:…, arn:aws:kms:…) go to kms-keys.ts, imported only for them.
 
 import { UsageError } from '../../errors.js';
 import { decodeSymmetricKey, readKeyFile } from '../../keyring/key-file.js';
@@ -22,20 +23,27 @@ import { keyMetadata, type KeyMetadata } from '../../keystore/metadata.js';
 import { DEFAULT_ROTATION_DAYS } from '../../keystore/rotation.js';
 import { type ContextCondition, type KeySpec, OPERATIONS, type Operation } from '../../keystore/schema.js';
 import { type KeystoreFlags, openKeystore } from '../keystore-options.js';
+import { wantsKms } from '../kms-key-name.js';
 import { collectTags, parseContextRequirements, parseCount } from '../options.js';
 import { writeFileAtomically } from '../output.js';
 import { note, out } from '../terminal.js';
+import type { KmsKeyFlags } from './kms-keys.js';
 
-
+/** The KMS side of these commands, when they are for AWS KMS: it loads the SDK, so only then. */
+function kmsSide(flags: KmsKeyFlags, ...names: (string | undefined)[]): Promise<typeof import('./kms-keys.js')> | undefined {
+  return wantsKms(flags, ...names) ? import('./kms-keys.js') : undefined;
+}
 
 interface KeygenFlags extends KeystoreFlags {
-  type: KeySpec;
+  /** SYMMETRIC_DEFAULT is KMS's name for AES_256. */
+  type: KeySpec | 'SYMMETRIC_DEFAULT';
   description?: string;
   tag: string[];
   rotationPeriod?: string;
   import?: string;
   origin?: 'external';
   exportable?: boolean;
+  multiRegion?: boolean;
   json?: boolean;
 }
 
@@ -52,17 +60,21 @@ async function readMaterial(spec: KeySpec, file: string) {
 }
 
 export async function keygen([name]: string[], flags: KeygenFlags): Promise<void> {
+  const kms = await kmsSide(flags, name);
+  if (kms) return kms.keygen(name === undefined ? [] : [name], flags);
   if (flags.import && flags.origin) throw new UsageError('--import and --origin external conflict: import later with keys import');
   const alias = name ? aliasFor(name) : undefined;
   const period = flags.rotationPeriod === undefined ? undefined : parseCount('--rotation-period', flags.rotationPeriod, 90, 2560);
+  const spec: KeySpec = flags.type === 'SYMMETRIC_DEFAULT' ? 'AES_256' : flags.type;
   const ks = openKeystore(flags);
   const record = await ks.createKey({
-    spec: flags.type,
+    spec,
     ...(alias ? { alias } : {}),
     ...(flags.description ? { description: flags.description } : {}),
     tags: collectTags(flags.tag),
     exportable: !!flags.exportable,
-    ...(flags.import ? { material: await readMaterial(flags.type, flags.import) } : {}),
+    multiRegion: !!flags.multiRegion,
+    ...(flags.import ? { material: await readMaterial(spec, flags.import) } : {}),
     pendingImport: flags.origin === 'external',
     ...(period ? { rotationPeriodDays: period } : {}),
   });
@@ -80,6 +92,8 @@ interface RotateFlags extends KeystoreFlags {
 }
 
 export async function rotate([ref]: string[], flags: RotateFlags): Promise<void> {
+  const kms = await kmsSide(flags, ref);
+  if (kms) return kms.rotate(ref === undefined ? [] : [ref], flags);
   const ks = openKeystore(flags);
   const now = new Date();
   if (flags.due) {
@@ -119,6 +133,8 @@ interface JsonFlags extends KeystoreFlags {
 }
 
 export async function list(_: string[], flags: JsonFlags): Promise<void> {
+  const kms = await kmsSide(flags);
+  if (kms) return kms.list([], flags);
   const ks = openKeystore(flags);
   const store = await ks.read();
   const keys = Object.values(store?.keys ?? {}).sort((a, b) => a.CreationDate.localeCompare(b.CreationDate));
@@ -134,6 +150,8 @@ function table(rows: string[][]): string {
 }
 
 export async function show([ref]: string[], flags: JsonFlags): Promise<void> {
+  const kms = await kmsSide(flags, ref);
+  if (kms) return kms.show([ref!], flags);
   const ks = openKeystore(flags);
   const { store, record } = await ks.key(ref!);
   const m = keyMetadata(store, record);
@@ -163,27 +181,37 @@ function renderMetadata(m: KeyMetadata): string {
 }
 
 export async function enable([ref]: string[], flags: KeystoreFlags): Promise<void> {
+  const kms = await kmsSide(flags, ref);
+  if (kms) return kms.enable([ref!], flags);
   await enableKey(openKeystore(flags), ref!);
   note(`envelope: key ${ref} is enabled`);
 }
 
 export async function disable([ref]: string[], flags: KeystoreFlags): Promise<void> {
+  const kms = await kmsSide(flags, ref);
+  if (kms) return kms.disable([ref!], flags);
   await disableKey(openKeystore(flags), ref!);
   note(`envelope: key ${ref} is disabled; every operation with it is refused until keys enable`);
 }
 
 export async function scheduleDeletion([ref]: string[], flags: KeystoreFlags & { days: string }): Promise<void> {
+  const kms = await kmsSide(flags, ref);
+  if (kms) return kms.scheduleDeletion([ref!], flags);
   const days = parseCount('--days', flags.days, 7, 30);
   const date = await scheduleKeyDeletion(openKeystore(flags), ref!, days, new Date());
   note(`envelope: key ${ref} will be destroyed on ${date}; until then keys cancel-deletion keeps it`);
 }
 
 export async function cancelDeletion([ref]: string[], flags: KeystoreFlags): Promise<void> {
+  const kms = await kmsSide(flags, ref);
+  if (kms) return kms.cancelDeletion([ref!], flags);
   await cancelKeyDeletion(openKeystore(flags), ref!);
   note(`envelope: deletion cancelled; key ${ref} is disabled (enable it with keys enable)`);
 }
 
 export async function alias([name, ref]: string[], flags: KeystoreFlags & { delete?: boolean }): Promise<void> {
+  const kms = await kmsSide(flags, name, ref);
+  if (kms) return kms.alias(ref === undefined ? [name!] : [name!, ref], flags);
   const ks = openKeystore(flags);
   const aliasName = aliasFor(name!);
   if (flags.delete) {
@@ -203,6 +231,8 @@ interface PolicyFlags extends JsonFlags {
 }
 
 export async function policy([ref]: string[], flags: PolicyFlags): Promise<void> {
+  const kms = await kmsSide(flags, ref);
+  if (kms) return kms.policy([ref!], flags);
   const ks = openKeystore(flags);
   const changing = flags.reset || flags.allow.length > 0 || flags.requireContext.length > 0;
   if (changing) {
@@ -233,6 +263,8 @@ interface ExportFlags extends KeystoreFlags {
 }
 
 export async function exportMaterial([ref]: string[], flags: ExportFlags): Promise<void> {
+  const kms = await kmsSide(flags, ref);
+  if (kms) return kms.exportMaterial();
   const ks = openKeystore(flags);
   const { store, record } = await ks.key(ref!);
   assertExportable(record);
@@ -255,6 +287,8 @@ export async function exportMaterial([ref]: string[], flags: ExportFlags): Promi
 }
 
 export async function exportPublic([ref]: string[], flags: ExportFlags): Promise<void> {
+  const kms = await kmsSide(flags, ref);
+  if (kms) return kms.exportPublic([ref!], flags);
   const ks = openKeystore(flags);
   const { record } = await ks.key(ref!);
   if (record.KeySpec === 'AES_256') throw new UsageError(`key ${record.KeyId} is symmetric: it has no public key`);
@@ -266,6 +300,8 @@ export async function exportPublic([ref]: string[], flags: ExportFlags): Promise
 }
 
 export async function importMaterial([ref, file]: string[], flags: KeystoreFlags): Promise<void> {
+  const kms = await kmsSide(flags, ref);
+  if (kms) return kms.importMaterial();
   const ks = openKeystore(flags);
   const { record } = await ks.key(ref!);
   const version = await importKeyMaterial(ks, ref!, await readMaterial(record.KeySpec, file!), new Date());

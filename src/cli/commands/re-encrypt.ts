@@ -6,13 +6,14 @@ import { armor, dearmor } from '../../stream/armor.js';
 import { BatchError } from '../files.js';
 import { isStdio } from '../input.js';
 import { type KeystoreFlags, openKeystore } from '../keystore-options.js';
+import { closeKms, type DiscoveryFlags, discoveryKeyrings, kmsServices } from '../kms-options.js';
 import { parseCommitmentPolicy, type LimitFlags, parseLimits } from '../options.js';
 import { assertNotSameFile, refuseExisting, writeFileAtomically, writeStdout } from '../output.js';
 import { openInputWithProgress } from '../progress.js';
 import { problem } from '../terminal.js';
 import { describeKeyrings, watchMessage } from '../verbose.js';
 
-interface ReEncryptFlags extends KeystoreFlags, LimitFlags {
+interface ReEncryptFlags extends KeystoreFlags, LimitFlags, DiscoveryFlags {
   to: string[];
   from: string[];
   output?: string;
@@ -23,6 +24,14 @@ interface ReEncryptFlags extends KeystoreFlags, LimitFlags {
 }
 
 export async function run(files: string[], flags: ReEncryptFlags): Promise<void> {
+  try {
+    await reEncryptAll(files, flags);
+  } finally {
+    closeKms();
+  }
+}
+
+async function reEncryptAll(files: string[], flags: ReEncryptFlags): Promise<void> {
   if (flags.to.length === 0) throw new UsageError('re-encrypt needs the new keys: --to KEY');
   if (flags.inPlace && flags.output) throw new UsageError('--in-place and -o conflict');
   if (flags.inPlace && files.length === 0) throw new UsageError('--in-place needs files');
@@ -33,10 +42,10 @@ export async function run(files: string[], flags: ReEncryptFlags): Promise<void>
   const commitmentPolicy = parseCommitmentPolicy(flags.commitmentPolicy);
   const limits = parseLimits(flags);
   const keystore = openKeystore(flags);
-  const env = { keystore: () => keystore };
+  const env = { keystore: () => keystore, kms: kmsServices(flags) };
   const to = await openKeyrings(flags.to, env);
   const fromKeys = flags.from.length > 0 ? flags.from : (flags.settings?.decryptKeys ?? []);
-  const from = await openKeyrings(fromKeys, env);
+  const from = [...(await openKeyrings(fromKeys, env)), ...discoveryKeyrings(flags, env.kms)];
   if (!fromKeys.some(isLocalSpecifier)) from.push(LocalKeyring.anyKey(keystore));
   const run = flags.newDataKey ? reEncryptWithNewDataKey : reEncrypt;
   const options = { from, to, commitmentPolicy, limits };
