@@ -12,7 +12,7 @@
 // or when the test process exits.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateAliasCommand, CreateKeyCommand, KMSClient, type KeySpec } from '@aws-sdk/client-kms';
@@ -33,7 +33,11 @@ export interface KmsServer {
    * `envelope` or an SDK client needs.
    */
   env(): Record<string, string>;
-  /** Requests per operation so far, counted from the server's stderr lines. */
+  /**
+   * Requests per operation so far, counted from the server's stderr lines.
+   * The server writes each line before it answers, and its stderr is a file
+   * read here synchronously, so a request a client has seen answered is counted.
+   */
   requests(): Record<string, number>;
   resetCounts(): void;
   /** Creates a key (and an alias) through the real SDK. */
@@ -82,39 +86,53 @@ export async function startKmsServer(opts: KmsServerOptions = {}): Promise<KmsSe
   }
   args.push(...(opts.args ?? []));
 
+  // stderr goes to a file rather than a pipe: what the server wrote before
+  // answering is then in the file when the client has its answer, whereas a
+  // pipe's data could still be waiting in this process's event loop.
+  const logPath = join(scratch, 'serve.log');
+  const logFd = openSync(logPath, 'w');
   const child = spawn(process.execPath, [ENVELOPE, ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, NO_COLOR: '1' },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'ignore', logFd],
   });
-  let stderr = '';
-  let counts: Record<string, number> = {};
-  let pending = '';
+  closeSync(logFd);
+  const log = (): string => {
+    try {
+      return readFileSync(logPath, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  let countedFrom = 0;
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
 
   const endpoint = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`envelope serve did not start within 15 s:\n${stderr}`)), 15_000);
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (text: string) => {
-      stderr += text;
-      pending += text;
-      const lines = pending.split('\n');
-      pending = lines.pop()!;
-      for (const line of lines) {
-        const start = START_LINE.exec(line);
-        if (start) {
-          clearTimeout(timer);
-          resolve(start[1]!);
-        }
-        const request = REQUEST_LINE.exec(line);
-        if (request) counts[request[1]!] = (counts[request[1]!] ?? 0) + 1;
+    const started = Date.now();
+    const poll = setInterval(() => {
+      const start = START_LINE.exec(log());
+      if (start) {
+        clearInterval(poll);
+        resolve(start[1]!);
+      } else if (child.exitCode !== null || child.signalCode !== null) {
+        clearInterval(poll);
+        reject(new Error(`envelope serve exited with ${child.exitCode ?? child.signalCode} before it started:\n${log()}`));
+      } else if (Date.now() - started > 15_000) {
+        clearInterval(poll);
+        reject(new Error(`envelope serve did not start within 15 s:\n${log()}`));
       }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`envelope serve exited with ${code} before it started:\n${stderr}`));
-    });
+    }, 20);
   });
+
+  const counts = (): Record<string, number> => {
+    const result: Record<string, number> = {};
+    const text = log();
+    for (const line of text.slice(countedFrom).split('\n')) {
+      const request = REQUEST_LINE.exec(line);
+      if (request) result[request[1]!] = (result[request[1]!] ?? 0) + 1;
+    }
+    return result;
+  };
 
   const nothing = join(scratch, 'no-such-aws-file');
   const env = (): Record<string, string> => ({
@@ -158,9 +176,9 @@ export async function startKmsServer(opts: KmsServerOptions = {}): Promise<KmsSe
     region,
     account,
     env,
-    requests: () => ({ ...counts }),
+    requests: counts,
     resetCounts: () => {
-      counts = {};
+      countedFrom = log().length;
     },
     async createKey(o = {}) {
       const made = await sdk().send(
