@@ -13,6 +13,7 @@ import { countingProgress, PROGRESS_THRESHOLD, progressLine } from '../src/cli/p
 import { colorsWanted, formatError, PLAIN } from '../src/cli/terminal.js';
 import { IoError } from '../src/errors.js';
 import { collect, ENVELOPE, REPO_ROOT, runCli, workdirs } from './helpers.js';
+import { startKmsServer } from './support/kms-server.js';
 
 const workdir = workdirs('envelope-terminal-');
 
@@ -130,6 +131,28 @@ describe('on a terminal', () => {
       expect(calm.code, calm.out).toBe(0);
       expect(calm.out).not.toMatch(SPINNER);
       expect(calm.out.replace(/\x1b\[\?25h/g, '')).toBe('a.txt\r\n');
+    }
+  });
+
+  it.skipIf(!HAS_SCRIPT).concurrent(onTerminal('a spinner names the AWS KMS call while it waits (here on retries); not with -q'), async () => {
+    // Throttled twice, the SDK backs off before each retry: the call lasts long enough to see.
+    const kms = await startKmsServer({ throttle: 0 });
+    try {
+      const { arn } = await kms.createKey();
+      const slow = await startKmsServer({ keystore: kms.keystore, throttle: 2, region: kms.region, account: kms.account });
+      try {
+        const r = await onPty(['encrypt', '-k', arn, '-o', 'kms.enc', join(dir, 'a.txt')], slow.env());
+        expect(r.code, r.out).toBe(0);
+        expect(r.out).toContain(`AWS KMS GenerateDataKey ${arn}`);
+        expect(r.out).toMatch(/[\u2800-\u28ff]/);
+        const quiet = await onPty(['-q', 'encrypt', '-k', arn, '-o', 'kms-quiet.enc', join(dir, 'a.txt')], slow.env());
+        expect(quiet.code, quiet.out).toBe(0);
+        expect(quiet.out.replace(/\x1b\[\?25h/g, '')).toBe('');
+      } finally {
+        await slow.stop();
+      }
+    } finally {
+      await kms.stop();
     }
   });
 

@@ -7,6 +7,7 @@ import { UsageError } from '../errors.js';
 import type { Keyring } from '../keyring/keyring.js';
 import { type DiscoveryFilter, KmsDiscoveryKeyring, type KmsService, type KmsServices } from '../keyring/kms.js';
 import type { Config } from './config.js';
+import { startSpinner } from './progress.js';
 
 export interface KmsFlags {
   region?: string;
@@ -58,10 +59,27 @@ export function kmsServices(flags: KmsFlags): KmsServices {
     let service = services.get(where ?? '');
     if (!service) {
       loaded ??= await import('../aws/kms-service.js');
-      service = loaded.kmsService({ ...settings, ...(where ? { region: where } : {}) });
+      service = withSpinner(loaded.kmsService({ ...settings, ...(where ? { region: where } : {}) }));
       services.set(where ?? '', service);
     }
     return service;
+  };
+}
+
+/**
+ * A network call can take a while (and the SDK retries with backoff): on a
+ * terminal a spinner says what is being waited for. startSpinner does
+ * nothing when stderr is not a TTY, with -q, or in CI.
+ */
+function withSpinner(service: KmsService): KmsService {
+  const spin = <T>(what: string, call: () => Promise<T>): Promise<T> => {
+    const spinner = startSpinner(`AWS KMS ${what}`);
+    return call().finally(() => spinner.stop());
+  };
+  return {
+    generateDataKey: (keyId, bytes, context) => spin(`GenerateDataKey ${keyId}`, () => service.generateDataKey(keyId, bytes, context)),
+    encrypt: (keyId, plaintext, context) => spin(`Encrypt ${keyId}`, () => service.encrypt(keyId, plaintext, context)),
+    decrypt: (keyId, ciphertext, context) => spin(`Decrypt ${keyId}`, () => service.decrypt(keyId, ciphertext, context)),
   };
 }
 
