@@ -40,8 +40,8 @@ algorithm, requiredContext, region, profile, discoveryAccounts.`;
 const OUTPUT_HELP = `Output: data goes to stdout, words for people to stderr. -q keeps only errors on stderr; -v adds which
 key unwrapped (or wrapped) the data key, and timings. Colors only when stderr is a terminal, never with
 NO_COLOR set; FORCE_COLOR=1 forces them (FORCE_COLOR=0 turns them off). On a terminal, and not in CI, a
-spinner shows while a passphrase unlocks the keystore and a progress line (bytes, rate, time left) shows
-inputs over 64 MiB.`;
+spinner shows while a passphrase unlocks the keystore or an AWS KMS call is waited on, and a progress
+line (bytes, rate, time left) shows inputs over 64 MiB.`;
 
 const KEYSTORE_HELP = `Keystore: --keystore DIR, else $ENVELOPE_KEYSTORE, else \${XDG_DATA_HOME:-~/.local/share}/envelope.
 Passphrase of a protected keystore: $ENVELOPE_PASSPHRASE, --passphrase-fd N, --passphrase-file PATH,
