@@ -8,6 +8,13 @@
 // as the speed-of-light line, and the AWS Encryption SDK for JavaScript at its
 // defaults. --check exits 1 when a target of issue #6 / DESIGN §8 is missed.
 // Not part of the test suite: timings belong here, not in unit tests.
+//
+// Inputs past 16 MiB are sealed and opened on worker threads
+// (src/stream/parallel.ts). The rows through pipes also time envelope with
+// ENVELOPE_THREADS=1, the single-thread path, and every column of such a row
+// is measured in the same rounds, interleaved (envelope, envelope on one
+// thread, age, openssl, then again), so that other load on the machine falls
+// on all of them alike.
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createCipheriv, randomBytes } from 'node:crypto';
@@ -63,6 +70,26 @@ function time(script, env) {
   return samples[Math.floor(samples.length / 2)];
 }
 
+/**
+ * Median wall times in seconds of several bash pipelines (name → [script, env]),
+ * run in interleaved rounds; throws if one fails.
+ */
+function timeInterleaved(scripts) {
+  const samples = Object.fromEntries(Object.keys(scripts).map((k) => [k, []]));
+  for (let i = 0; i < RUNS; i++) {
+    for (const [name, [script, env]] of Object.entries(scripts)) {
+      const start = process.hrtime.bigint();
+      const r = sh(script, env);
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      if (r.status !== 0) throw new Error(`failed: ${script}\n${r.stderr}`);
+      samples[name].push(seconds);
+    }
+  }
+  return Object.fromEntries(
+    Object.entries(samples).map(([k, v]) => [k, v.sort((a, b) => a - b)[Math.floor(v.length / 2)]]),
+  );
+}
+
 /** Peak RSS in MiB of the envelope process fed by `feed` (a file), with GNU time. */
 function peakRss(args, feed, env) {
   if (!existsSync('/usr/bin/time')) return undefined;
@@ -108,22 +135,37 @@ try {
   const row = (what, envelope, peers) => rows.push({ what, envelope, peers });
   const pipe = (cmd, file) => `cat ${q(file)} | ${cmd} | cat > /dev/null`;
 
-  row(`encrypt ${fmtSize(SIZE)}, pipes`, time(pipe(`${E} encrypt -k alias/bench`, input), env), {
-    age: age && time(pipe(`age -e -i ${q(ageKey)}`, input)),
-    openssl: time(pipe(`openssl enc -aes-256-ctr -K ${hexKey} -iv ${hexIv}`, input)),
+  const ONE = { ...env, ENVELOPE_THREADS: '1' };
+  const enc = timeInterleaved({
+    envelope: [pipe(`${E} encrypt -k alias/bench`, input), env],
+    single: [pipe(`${E} encrypt -k alias/bench`, input), ONE],
+    ...(age ? { age: [pipe(`age -e -i ${q(ageKey)}`, input), {}] } : {}),
+    openssl: [pipe(`openssl enc -aes-256-ctr -K ${hexKey} -iv ${hexIv}`, input), {}],
   });
-  row(`decrypt ${fmtSize(SIZE)}, pipes`, time(pipe(`${E} decrypt`, `${input}.env`), env), {
-    age: age && time(pipe(`age -d -i ${q(ageKey)}`, `${input}.age`)),
-    openssl: time(pipe(`openssl enc -d -aes-256-ctr -K ${hexKey} -iv ${hexIv}`, input)),
+  row(`encrypt ${fmtSize(SIZE)}, pipes`, enc.envelope, { age: enc.age, openssl: enc.openssl, '1 thread': enc.single });
+  const dec = timeInterleaved({
+    envelope: [pipe(`${E} decrypt`, `${input}.env`), env],
+    single: [pipe(`${E} decrypt`, `${input}.env`), ONE],
+    ...(age ? { age: [pipe(`age -d -i ${q(ageKey)}`, `${input}.age`), {}] } : {}),
+    openssl: [pipe(`openssl enc -d -aes-256-ctr -K ${hexKey} -iv ${hexIv}`, input), {}],
   });
+  row(`decrypt ${fmtSize(SIZE)}, pipes`, dec.envelope, { age: dec.age, openssl: dec.openssl, '1 thread': dec.single });
   row(`encrypt ${fmtSize(SIZE)}, files`, time(`${E} encrypt -k alias/bench ${q(input)} -o ${q(dir)}/out --force`, env), {
     age: age && time(`age -e -i ${q(ageKey)} -o ${q(dir)}/out.age ${q(input)}`),
   });
   row(`decrypt ${fmtSize(SIZE)}, files`, time(`${E} decrypt ${q(input)}.env -o ${q(dir)}/out --force`, env), {
     age: age && time(`age -d -i ${q(ageKey)} -o ${q(dir)}/out.age ${q(input)}.age`),
   });
-  row(`signed encrypt ${fmtSize(SIZE)} (0x0578), pipes`, time(pipe(`${E} encrypt -k alias/bench --sign`, input), env), {});
-  row(`signed decrypt ${fmtSize(SIZE)} (0x0578), pipes`, time(pipe(`${E} decrypt`, `${input}.signed`), env), {});
+  const senc = timeInterleaved({
+    envelope: [pipe(`${E} encrypt -k alias/bench --sign`, input), env],
+    single: [pipe(`${E} encrypt -k alias/bench --sign`, input), ONE],
+  });
+  row(`signed encrypt ${fmtSize(SIZE)} (0x0578), pipes`, senc.envelope, { '1 thread': senc.single });
+  const sdec = timeInterleaved({
+    envelope: [pipe(`${E} decrypt`, `${input}.signed`), env],
+    single: [pipe(`${E} decrypt`, `${input}.signed`), ONE],
+  });
+  row(`signed decrypt ${fmtSize(SIZE)} (0x0578), pipes`, sdec.envelope, { '1 thread': sdec.single });
   row(`re-encrypt ${fmtSize(SIZE)}`, time(`${E} re-encrypt ${q(input)}.env --to alias/bench -o ${q(dir)}/re --force`, env), {
     cp: time(`cp ${q(input)}.env ${q(dir)}/copy`),
   });
@@ -137,10 +179,16 @@ try {
   row(`encrypt ${fmtSize(ESDK_SIZE)}, pipes, vs the ESDK for JS at its defaults (4 KiB frames)`, envelopeSame, { esdk: esdkSeconds });
   const rssEnc = peakRss('encrypt -k alias/bench', input, env);
   const rssDec = peakRss('decrypt', `${input}.env`, env);
+  const rss = (args, feed, e) => {
+    const v = peakRss(args, feed, e);
+    return v === undefined ? 'no /usr/bin/time' : `${v.toFixed(0)}`;
+  };
   rows.push({
-    what: `peak RSS, encrypt / decrypt ${fmtSize(SIZE)}`,
-    envelope: rssEnc === undefined ? 'no /usr/bin/time' : `${rssEnc.toFixed(0)} / ${rssDec.toFixed(0)} MiB`,
-    peers: {},
+    what: `peak RSS (MiB), encrypt / decrypt / signed encrypt / signed decrypt ${fmtSize(SIZE)}, pipes`,
+    envelope: rssEnc === undefined ? 'no /usr/bin/time' : `${rssEnc.toFixed(0)} / ${rssDec.toFixed(0)} / ${rss('encrypt -k alias/bench --sign', input, env)} / ${rss('decrypt', `${input}.signed`, env)}`,
+    peers: {
+      '1 thread': `${rss('encrypt -k alias/bench', input, ONE)} / ${rss('decrypt', `${input}.env`, ONE)} / ${rss('encrypt -k alias/bench --sign', input, ONE)} / ${rss('decrypt', `${input}.signed`, ONE)}`,
+    },
   });
 
   print(rows);

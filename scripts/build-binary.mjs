@@ -4,7 +4,9 @@
 //
 // A single executable application runs one CommonJS script and can require
 // only Node's built-in modules, so everything (commander, cosmiconfig, every
-// command) is bundled into one file without code splitting. `pkg` is not used:
+// command) is bundled into one file without code splitting. The frame worker
+// has no file beside it to start from either: its source is inlined
+// (frame-worker-source.mjs). `pkg` is not used:
 // it is archived and downloads Node binaries at build time, which cannot work
 // offline.
 
@@ -13,12 +15,15 @@ import { copyFileSync, chmodSync, mkdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { frameWorkerSource } from './frame-worker-source.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const out = join(root, 'dist');
 const work = join(out, 'sea');
 mkdirSync(work, { recursive: true });
 const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+
+const workerSource = await frameWorkerSource().catch(() => process.exit(1));
 
 await build({
   absWorkingDir: root,
@@ -30,7 +35,12 @@ await build({
   target: 'node20',
   logLevel: 'warning',
   legalComments: 'none',
-  define: { ENVELOPE_VERSION: JSON.stringify(version) },
+  define: {
+    ENVELOPE_VERSION: JSON.stringify(version),
+    ENVELOPE_FRAME_WORKER_SOURCE: JSON.stringify(workerSource),
+    // Only the bundle of scripts/build.mjs starts the worker from a file beside it.
+    'import.meta.url': 'undefined',
+  },
 }).catch(() => process.exit(1));
 
 const config = join(work, 'sea-config.json');

@@ -1,5 +1,7 @@
 // Bundles src/cli/main.ts into dist/ with code splitting, so every command and
 // heavy module stays a separate chunk that is only read when it is imported.
+// The frame worker (src/stream/frame-worker.ts) is an entry point of its own,
+// dist/frame-worker.js, which src/stream/frame-pool.ts starts with `new Worker`.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -10,7 +12,7 @@ const { version } = JSON.parse(readFileSync(new URL('../package.json', import.me
 
 await build({
   absWorkingDir: root,
-  entryPoints: { envelope: 'src/cli/main.ts' },
+  entryPoints: { envelope: 'src/cli/main.ts', 'frame-worker': 'src/stream/frame-worker.ts' },
   outdir: 'dist',
   bundle: true,
   splitting: true,
@@ -25,5 +27,10 @@ await build({
   external: ['cosmiconfig'],
   // commander is CommonJS: give its require() calls a real require.
   banner: { js: "import { createRequire as __envelopeRequire } from 'node:module'; const require = __envelopeRequire(import.meta.url);" },
-  define: { ENVELOPE_VERSION: JSON.stringify(version) },
+  define: {
+    ENVELOPE_VERSION: JSON.stringify(version),
+    // frame-pool.ts is only ever import()ed, so it lands in chunks/; the worker
+    // entry sits in dist/ itself: hence one level up, from any working directory.
+    ENVELOPE_FRAME_WORKER: JSON.stringify('../frame-worker.js'),
+  },
 });

@@ -4,6 +4,7 @@
 // base64 one with "A" (the encoding of those bytes), so one byte tells them apart.
 
 import { FormatError } from '../errors.js';
+import { release } from './buffer-pool.js';
 
 const LINE_BYTES = 57; // 57 bytes encode to one 76-character line
 
@@ -11,6 +12,7 @@ export async function* armor(input: AsyncIterable<Uint8Array>): AsyncGenerator<B
   let carry = Buffer.alloc(0);
   for await (const chunk of input) {
     const data = carry.length ? Buffer.concat([carry, chunk]) : Buffer.from(chunk);
+    release(chunk); // copied: its buffer may be filled again
     const whole = data.length - (data.length % LINE_BYTES);
     if (whole > 0) yield encodeLines(data.subarray(0, whole));
     carry = Buffer.from(data.subarray(whole));
@@ -55,7 +57,9 @@ export async function* dearmor(
     yield* rest;
     return;
   }
-  yield* decodeBase64(Buffer.concat(head), rest);
+  const first = Buffer.concat(head);
+  head.forEach(release);
+  yield* decodeBase64(first, rest);
 }
 
 async function* decodeBase64(first: Uint8Array, rest: AsyncIterable<Uint8Array>): AsyncGenerator<Buffer> {
@@ -81,6 +85,7 @@ async function* decodeBase64(first: Uint8Array, rest: AsyncIterable<Uint8Array>)
   if (out) yield out;
   for await (const chunk of rest) {
     const decoded = take(chunk);
+    release(chunk); // decoded into a buffer of its own
     if (decoded) yield decoded;
   }
   if (carry.length) throw new FormatError('base64 input is truncated (its length is not a multiple of 4)');

@@ -2,6 +2,7 @@
 // one chunk return a view without copying; reads across chunks copy once.
 
 import { IntegrityError } from '../errors.js';
+import { isLent, releaseMemory } from './buffer-pool.js';
 
 export class ByteReader {
   private readonly source: AsyncIterator<Uint8Array>;
@@ -12,6 +13,15 @@ export class ByteReader {
   position = 0;
   /** Called with every consumed byte range, in order (the signature hash taps here). */
   observer: ((bytes: Uint8Array) => void) | undefined;
+  /**
+   * While set, lent chunks read from the source (whole: buffer-pool.ts) are
+   * released to their pool once copyTo has consumed their last byte. Only a
+   * caller that keeps no view from read() across a later read may set it;
+   * chunks read before it was set (the header's fields are views of them) are
+   * never released.
+   */
+  releaseCopied = false;
+  private readonly releasable = new WeakSet<ArrayBufferLike>();
 
   constructor(source: AsyncIterable<Uint8Array>) {
     this.source = source[Symbol.asyncIterator]();
@@ -29,6 +39,7 @@ export class ByteReader {
       const b = Buffer.isBuffer(next.value)
         ? next.value
         : Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
+      if (this.releaseCopied && isLent(b)) this.releasable.add(b.buffer);
       this.chunks.push(b);
       this.buffered += b.length;
     }
@@ -118,6 +129,42 @@ export class ByteReader {
       left -= take;
       this.observer?.(piece);
       yield piece;
+    }
+  }
+
+  /** Consumes n bytes into target at `at`, copying straight from the buffered chunks. */
+  async copyTo(target: Uint8Array, at: number, n: number, what: string): Promise<void> {
+    while (n > this.buffered) {
+      const take = this.buffered;
+      this.copyBuffered(target, at, take);
+      at += take;
+      n -= take;
+      if (!(await this.fill(1))) throw new IntegrityError(`message is truncated (it ends inside the ${what})`);
+    }
+    this.copyBuffered(target, at, n);
+  }
+
+  /**
+   * copyTo for n bytes that are already buffered (n ≤ available), without
+   * waiting: a caller that reads many small fields saves a promise per field.
+   */
+  copyBuffered(target: Uint8Array, at: number, n: number): void {
+    while (n > 0) {
+      const c = this.chunks[0]!;
+      const take = Math.min(c.length, n);
+      const piece = c.subarray(0, take);
+      target.set(piece, at);
+      at += take;
+      n -= take;
+      this.buffered -= take;
+      this.position += take;
+      this.observer?.(piece);
+      if (take === c.length) {
+        this.chunks.shift();
+        if (this.releasable.has(c.buffer)) releaseMemory(c.buffer);
+      } else {
+        this.chunks[0] = c.subarray(take);
+      }
     }
   }
 

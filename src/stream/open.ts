@@ -4,55 +4,37 @@
 // the input is known to end there, so a truncated, extended or forged message
 // never yields its last bytes.
 
-import { createDecipheriv } from 'node:crypto';
 import { FormatError, IntegrityError } from '../errors.js';
 import { ContentType, FINAL_FRAME_MARKER, IV_LENGTH, MAX_FRAMES, MAX_NON_FRAMED_LENGTH, TAG_LENGTH } from '../format/constants.js';
-import type { Verifier } from '../format/footer.js';
-import { type BodyAadKind, bodyAad } from '../format/frame.js';
-import type { AlgorithmSuite } from '../format/suites.js';
 import type { ByteReader } from './byte-reader.js';
+import { openFinalFrame, openFrame, type OpenParams } from './open-frame.js';
+import { openInParallel } from './open-parallel.js';
+import {
+  canRunInParallel,
+  defaultParallelOptions,
+  MAX_PARALLEL_FRAME_LENGTH,
+  type ParallelOptions,
+  startFramePool,
+  workerLocation,
+} from './parallel.js';
+import type { FramePool } from './frame-pool.js';
 import { assertEnd, readSignature } from './walk.js';
 
-export interface OpenParams {
-  readonly suite: AlgorithmSuite;
-  readonly key: Uint8Array;
-  readonly messageId: Uint8Array;
-  readonly contentType: ContentType;
-  readonly frameLength: number;
-  /** Largest non-framed body accepted (framed lengths are bounded by the header). */
-  readonly maxBodyLength: number;
-  /** Present for signed suites; already fed with the header bytes. */
-  readonly verifier?: Verifier;
-}
+export type { OpenParams } from './open-frame.js';
 
-function openFrame(
+/**
+ * Yields the plaintext of the body, frame by frame (see the top of this file
+ * for what is held back). Once more than `parallel.threshold` bytes of body
+ * have gone by, worker threads are started; when they are running, they open
+ * the rest of the frames (open-parallel.ts) under the same checks.
+ */
+export async function* openBody(
+  reader: ByteReader,
   p: OpenParams,
-  kind: BodyAadKind,
-  sequenceNumber: number,
-  iv: Uint8Array,
-  ciphertext: Uint8Array,
-  tag: Uint8Array,
-): Buffer {
-  const decipher = createDecipheriv(p.suite.cipher, p.key, iv, { authTagLength: TAG_LENGTH });
-  decipher.setAAD(bodyAad(p.messageId, kind, sequenceNumber, ciphertext.length));
-  decipher.setAuthTag(tag);
-  const plaintext = decipher.update(ciphertext);
-  try {
-    decipher.final();
-  } catch {
-    plaintext.fill(0);
-    throw new IntegrityError(
-      kind === 'NonFramed'
-        ? 'message body does not authenticate: the message was altered'
-        : `frame ${sequenceNumber} does not authenticate: the message was altered`,
-    );
-  }
-  return plaintext;
-}
-
-export async function* openBody(reader: ByteReader, p: OpenParams): AsyncGenerator<Buffer> {
+  parallel: ParallelOptions = defaultParallelOptions(),
+): AsyncGenerator<Buffer> {
   if (p.verifier) reader.observer = (b) => p.verifier!.update(b);
-  const last = p.contentType === ContentType.Framed ? yield* openFrames(reader, p) : await openNonFramed(reader, p);
+  const last = p.contentType === ContentType.Framed ? yield* openFrames(reader, p, parallel) : await openNonFramed(reader, p);
   if (p.verifier) {
     reader.observer = undefined;
     p.verifier.verify(await readSignature(reader));
@@ -62,29 +44,47 @@ export async function* openBody(reader: ByteReader, p: OpenParams): AsyncGenerat
 }
 
 /** Yields every frame but the final one, and returns the final frame's plaintext. */
-async function* openFrames(reader: ByteReader, p: OpenParams): AsyncGenerator<Buffer, Buffer> {
-  for (let expected = 1; ; expected++) {
-    const first = await reader.u32('frame header');
-    if (first === FINAL_FRAME_MARKER) {
-      const sequenceNumber = await reader.u32('final frame header');
-      if (sequenceNumber !== expected) {
-        throw new IntegrityError(`final frame has sequence number ${sequenceNumber}, expected ${expected}`);
+async function* openFrames(reader: ByteReader, p: OpenParams, parallel: ParallelOptions): AsyncGenerator<Buffer, Buffer> {
+  const workers = canRunInParallel(parallel, p.frameLength) ? workerLocation(parallel) : undefined;
+  const start = reader.position;
+  let pool: FramePool | undefined;
+  let poolRequested = false;
+  // Each regular frame is copied into `record` (made at the first one), so the
+  // input's buffers go back to their pool as they are used up
+  // (ByteReader.releaseCopied) rather than pile up. Not for frames too large
+  // to batch: those are read as views, and a header claiming a huge frame
+  // over a short body costs no huge buffer.
+  const copying = p.frameLength <= MAX_PARALLEL_FRAME_LENGTH;
+  let record: Buffer | undefined;
+  reader.releaseCopied = copying;
+  try {
+    for (let expected = 1; ; expected++) {
+      if (workers && !poolRequested && reader.position - start > parallel.threshold) {
+        poolRequested = true;
+        pool = await startFramePool(parallel, workers);
       }
-      const iv = await reader.read(IV_LENGTH, 'final frame header');
-      const length = await reader.u32('final frame header');
-      if (length > p.frameLength) {
-        throw new IntegrityError(`final frame claims ${length} bytes, more than the frame length ${p.frameLength}`);
+      if (pool) return yield* openInParallel(reader, p, expected, pool);
+      const first = await reader.u32('frame header');
+      if (first === FINAL_FRAME_MARKER) {
+        reader.releaseCopied = false;
+        return await openFinalFrame(reader, p, expected);
       }
-      const ciphertext = await reader.read(length, 'final frame');
-      const tag = await reader.read(TAG_LENGTH, 'final frame');
-      return openFrame(p, 'FinalFrame', sequenceNumber, iv, ciphertext, tag);
+      if (first !== expected) throw new IntegrityError(`frame ${first} found where frame ${expected} belongs`);
+      if (expected >= MAX_FRAMES) throw new IntegrityError('message has more frames than the format allows');
+      if (copying) {
+        record ??= Buffer.allocUnsafe(IV_LENGTH + p.frameLength + TAG_LENGTH);
+        await reader.copyTo(record, 0, record.length, `frame ${expected}`);
+        const ciphertextEnd = IV_LENGTH + p.frameLength;
+        yield openFrame(p, 'Frame', expected, record.subarray(0, IV_LENGTH), record.subarray(IV_LENGTH, ciphertextEnd), record.subarray(ciphertextEnd));
+      } else {
+        const iv = await reader.read(IV_LENGTH, `frame ${expected}`);
+        const ciphertext = await reader.read(p.frameLength, `frame ${expected}`);
+        const tag = await reader.read(TAG_LENGTH, `frame ${expected}`);
+        yield openFrame(p, 'Frame', expected, iv, ciphertext, tag);
+      }
     }
-    if (first !== expected) throw new IntegrityError(`frame ${first} found where frame ${expected} belongs`);
-    if (expected >= MAX_FRAMES) throw new IntegrityError('message has more frames than the format allows');
-    const iv = await reader.read(IV_LENGTH, `frame ${expected}`);
-    const ciphertext = await reader.read(p.frameLength, `frame ${expected}`);
-    const tag = await reader.read(TAG_LENGTH, `frame ${expected}`);
-    yield openFrame(p, 'Frame', expected, iv, ciphertext, tag);
+  } finally {
+    reader.releaseCopied = false;
   }
 }
 

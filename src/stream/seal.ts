@@ -9,6 +9,10 @@ import { UsageError } from '../errors.js';
 import { FINAL_FRAME_MARKER, MAX_FRAMES, TAG_LENGTH } from '../format/constants.js';
 import { bodyAad, FINAL_FRAME_HEADER_LENGTH, frameIv, REGULAR_FRAME_HEADER_LENGTH } from '../format/frame.js';
 import type { AlgorithmSuite } from '../format/suites.js';
+import { release } from './buffer-pool.js';
+import type { FramePool } from './frame-pool.js';
+import { canRunInParallel, defaultParallelOptions, type ParallelOptions, startFramePool, workerLocation } from './parallel.js';
+import { sealInParallel } from './seal-parallel.js';
 
 export interface SealParams {
   readonly suite: AlgorithmSuite;
@@ -42,8 +46,19 @@ export function sealFrame(p: SealParams, sequenceNumber: number, plaintext: Uint
   return Buffer.concat(sealFrameParts(p, sequenceNumber, plaintext, final));
 }
 
-/** Yields the sealed frames of the input, each as its parts (see sealFrameParts). */
-export async function* sealFrames(input: AsyncIterable<Uint8Array>, p: SealParams): AsyncGenerator<Buffer> {
+/**
+ * Yields the sealed frames of the input, each as its parts (see sealFrameParts).
+ * Once more than `parallel.threshold` bytes have gone by, worker threads are
+ * started; when they are running, the rest is sealed by them (seal-parallel.ts),
+ * in batches, with the same bytes as a result.
+ */
+export async function* sealFrames(
+  input: AsyncIterable<Uint8Array>,
+  p: SealParams,
+  parallel: ParallelOptions = defaultParallelOptions(),
+): AsyncGenerator<Buffer> {
+  const source = input[Symbol.asyncIterator]();
+  let sourceDone = false;
   let sequenceNumber = 1;
   // `pending` is a full frame that is final only if the input ends right after it.
   let pending: Buffer | undefined;
@@ -53,30 +68,56 @@ export async function* sealFrames(input: AsyncIterable<Uint8Array>, p: SealParam
     if (sequenceNumber >= MAX_FRAMES) throw new UsageError('input is too large for this frame size: use a larger --frame-size');
     return sequenceNumber++;
   };
+  const workers = canRunInParallel(parallel, p.frameLength) ? workerLocation(parallel) : undefined;
+  let pool: FramePool | undefined;
+  let poolRequested = false;
+  let seen = 0;
 
-  for await (const chunk of input) {
-    let at = 0;
-    while (at < chunk.length) {
-      const take = Math.min(chunk.length - at, p.frameLength - fill);
-      current.set(chunk.subarray(at, at + take), fill);
-      fill += take;
-      at += take;
-      if (fill === p.frameLength) {
-        if (pending) {
-          yield* sealFrameParts(p, next(), pending, false);
-          const recycled = pending;
-          pending = current;
-          current = recycled;
-        } else {
-          pending = current;
-          current = Buffer.allocUnsafe(p.frameLength);
-        }
-        fill = 0;
+  try {
+    for (;;) {
+      if (workers && !poolRequested && seen > parallel.threshold) {
+        poolRequested = true;
+        pool = await startFramePool(parallel, workers);
       }
+      if (pool) {
+        const held = [...(pending ? [pending] : []), current.subarray(0, fill)];
+        yield* sealInParallel(held, source, p, sequenceNumber, pool);
+        sourceDone = true;
+        return;
+      }
+      const item = await source.next();
+      if (item.done) {
+        sourceDone = true;
+        break;
+      }
+      const chunk = item.value;
+      let at = 0;
+      while (at < chunk.length) {
+        const take = Math.min(chunk.length - at, p.frameLength - fill);
+        current.set(chunk.subarray(at, at + take), fill);
+        fill += take;
+        at += take;
+        if (fill === p.frameLength) {
+          if (pending) {
+            yield* sealFrameParts(p, next(), pending, false);
+            const recycled = pending;
+            pending = current;
+            current = recycled;
+          } else {
+            pending = current;
+            current = Buffer.allocUnsafe(p.frameLength);
+          }
+          fill = 0;
+        }
+      }
+      seen += chunk.length;
+      release(chunk);
     }
+    if (pending && fill > 0) yield* sealFrameParts(p, next(), pending, false);
+    yield* fill > 0 || !pending ? sealFrameParts(p, next(), current.subarray(0, fill), true) : sealFrameParts(p, next(), pending, true);
+  } finally {
+    if (!sourceDone) await source.return?.();
+    current.fill(0);
+    pending?.fill(0);
   }
-  if (pending && fill > 0) yield* sealFrameParts(p, next(), pending, false);
-  yield* fill > 0 || !pending ? sealFrameParts(p, next(), current.subarray(0, fill), true) : sealFrameParts(p, next(), pending, true);
-  current.fill(0);
-  pending?.fill(0);
 }

@@ -1,0 +1,110 @@
+// Framed encryption on worker threads: the rest of a plaintext, from a frame
+// boundary on, cut into batches of whole frames that workers seal while this
+// thread reads the next ones (and, for signed suites, hashes what comes back).
+// The bytes are those seal.ts writes on its own for the same key and message
+// id (test/parallel.test.ts): the same frames, sequence numbers and final frame.
+//
+// Memory stays flat: at most two batches per worker are in flight, and every
+// batch buffer is reused (buffer-pool.ts), the sealed ones once the writer
+// releases them.
+
+import { UsageError } from '../errors.js';
+import { MAX_FRAMES } from '../format/constants.js';
+import { BufferPool, release } from './buffer-pool.js';
+import { type FrameResult, keyCopy, sealedFrames, sealedLength } from './frame-batch.js';
+import type { FramePool } from './frame-pool.js';
+import { JobQueue } from './job-queue.js';
+import { framesPerBatch, IN_FLIGHT_PER_WORKER } from './parallel.js';
+import type { SealParams } from './seal.js';
+
+/**
+ * Seals `held` (bytes read but not yet sealed, starting on a frame boundary)
+ * and then the rest of `source`, numbering frames from `sequenceNumber`.
+ * The caller owns `source` (and closes it if this stops early).
+ */
+export async function* sealInParallel(
+  held: readonly Uint8Array[],
+  source: AsyncIterator<Uint8Array>,
+  p: SealParams,
+  sequenceNumber: number,
+  pool: FramePool,
+): AsyncGenerator<Buffer> {
+  const frameLength = p.frameLength;
+  const batchBytes = framesPerBatch(frameLength) * frameLength;
+  const inFlight = IN_FLIGHT_PER_WORKER * pool.workers;
+  const inputs = new BufferPool(batchBytes, inFlight + 1);
+  const outputs = new BufferPool(sealedLength(frameLength, batchBytes, true), inFlight + 2);
+  const jobs = new JobQueue();
+  // A compact copy: a view would post its whole underlying buffer with every job.
+  const messageId = new Uint8Array(p.messageId);
+  let batch = new Uint8Array(inputs.takeArrayBuffer());
+  let fill = 0;
+  let finished = false;
+
+  const send = (final: boolean) => {
+    const frames = sealedFrames(frameLength, fill, final);
+    if (sequenceNumber + frames - 1 >= MAX_FRAMES) {
+      throw new UsageError('input is too large for this frame size: use a larger --frame-size');
+    }
+    jobs.push(
+      pool.run({
+        kind: 'seal',
+        id: 0,
+        cipher: p.suite.cipher,
+        key: keyCopy(p.key),
+        messageId,
+        frameLength,
+        firstSequence: sequenceNumber,
+        input: batch.buffer as ArrayBuffer,
+        length: fill,
+        final,
+        output: outputs.takeArrayBuffer(),
+      }),
+    );
+    sequenceNumber += frames;
+    batch = new Uint8Array(inputs.takeArrayBuffer());
+    fill = 0;
+  };
+  const sealed = (r: FrameResult): Buffer => {
+    inputs.give(r.input);
+    return outputs.lend(r.output, r.length);
+  };
+
+  try {
+    const pending = [...held];
+    for (;;) {
+      let chunk = pending.shift();
+      if (chunk === undefined) {
+        const next = await source.next();
+        if (next.done) break;
+        chunk = next.value;
+      }
+      for (let at = 0; at < chunk.length; ) {
+        // A full batch goes only once more input shows that its last frame is not the final one.
+        if (fill === batchBytes) {
+          send(false);
+          if (jobs.length >= inFlight) yield sealed(await jobs.shift());
+          while (jobs.headSettled) yield sealed(await jobs.shift());
+        }
+        const n = Math.min(chunk.length - at, batchBytes - fill);
+        batch.set(chunk.subarray(at, at + n), fill);
+        fill += n;
+        at += n;
+      }
+      release(chunk);
+    }
+    send(true);
+    while (jobs.length > 0) yield sealed(await jobs.shift());
+    finished = true;
+  } finally {
+    if (!finished) {
+      jobs.abandon((r) => {
+        inputs.give(r.input);
+        outputs.give(r.output);
+      });
+    }
+    batch.fill(0);
+    inputs.close();
+    outputs.close();
+  }
+}

@@ -1,0 +1,332 @@
+// The parallel data path (src/stream/seal-parallel.ts, open-parallel.ts,
+// frame-pool.ts): the same sealed bytes as the single-thread path for the same
+// key and message id, the same plaintext and the same error for every
+// tampering when opening, no worker for a small message, and none left busy,
+// nor a process left hanging, when a run stops early.
+//
+// The stream functions run from src/ with the worker of the build
+// (dist/frame-worker.js: `npm run build`, which the CLI tests need anyway).
+
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { createCipheriv, createHash, randomBytes } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ContentType, FINAL_FRAME_MARKER } from '../src/format/constants.js';
+import type { AlgorithmSuite } from '../src/format/suites.js';
+import { suiteById } from '../src/format/suites.js';
+import { ByteReader } from '../src/stream/byte-reader.js';
+import { framePool, runningFramePool } from '../src/stream/frame-pool.js';
+import { openBody } from '../src/stream/open.js';
+import { framesPerBatch, PARALLEL_THRESHOLD, type ParallelOptions } from '../src/stream/parallel.js';
+import { sealFrames } from '../src/stream/seal.js';
+import { chunks, collect, ENVELOPE, REPO_ROOT, runCli, workdirs } from './helpers.js';
+
+const WORKER_FILE = new URL('../dist/frame-worker.js', import.meta.url);
+const WORKER = { file: WORKER_FILE };
+const SUITE = suiteById(0x0478);
+const KEY = createHash('sha256').update('frame key').digest();
+const MESSAGE_ID = createHash('sha256').update('message id').digest();
+const MiB = 1024 * 1024;
+
+/** This thread alone. */
+const ONE_THREAD: ParallelOptions = { threads: 1, threshold: 0 };
+/** Workers as soon as one chunk has gone by (threads - 1 of them). */
+const workersAtOnce = (threads = 2): ParallelOptions => ({ threads, threshold: 0, worker: WORKER });
+
+/** Deterministic bytes: AES-CTR of zeros. */
+function bytes(n: number, seed = 0): Buffer {
+  return createCipheriv('aes-128-ctr', Buffer.alloc(16, seed), Buffer.alloc(16)).update(Buffer.alloc(n));
+}
+
+/** `first` bytes, then pieces of an odd size that straddle frames and batches. */
+async function* pieces(data: Buffer, first: number): AsyncGenerator<Uint8Array> {
+  if (data.length === 0) return;
+  yield data.subarray(0, first);
+  yield* chunks(data.subarray(first), 7777);
+}
+
+function seal(plaintext: Buffer, frameLength: number, options: ParallelOptions, first = 1, suite: AlgorithmSuite = SUITE) {
+  return collect(sealFrames(pieces(plaintext, first), { suite, key: KEY, messageId: MESSAGE_ID, frameLength }, options));
+}
+
+interface Outcome {
+  readonly plaintext: Buffer;
+  readonly error?: string;
+}
+
+/** Opens a body (no header: the stream layer's view), keeping what came out before any error. */
+async function open(body: Buffer, frameLength: number, options: ParallelOptions): Promise<Outcome> {
+  const out: Buffer[] = [];
+  const reader = new ByteReader(chunks(body, 7777));
+  const p = { suite: SUITE, key: KEY, messageId: MESSAGE_ID, contentType: ContentType.Framed, frameLength, maxBodyLength: 64 * MiB };
+  try {
+    for await (const c of openBody(reader, p, options)) out.push(Buffer.from(c));
+    return { plaintext: Buffer.concat(out) };
+  } catch (e) {
+    return { plaintext: Buffer.concat(out), error: `${(e as Error).name}: ${(e as Error).message}` };
+  }
+}
+
+/** Jobs the workers answered while `run` ran (the pool may be replaced by one of another size). */
+async function jobsDuring(run: () => Promise<unknown>): Promise<number> {
+  const pool = runningFramePool();
+  const before = pool?.answered ?? 0;
+  await run();
+  const after = runningFramePool();
+  return after === pool ? (after?.answered ?? 0) - before : (after?.answered ?? 0);
+}
+
+beforeAll(async () => {
+  expect(existsSync(WORKER_FILE), `${fileURLToPath(WORKER_FILE)} is missing: run npm run build`).toBe(true);
+  const pool = framePool(1, WORKER);
+  await pool.whenSettled();
+  expect(pool.ready, String(pool.failure)).toBe(true);
+});
+
+afterAll(async () => {
+  await runningFramePool()?.close();
+});
+
+describe('sealing on workers writes the bytes one thread writes', () => {
+  const F = 4096;
+  const B = framesPerBatch(F) * F; // plaintext of one batch: 1 MiB
+  const sizes = [0, 1, F - 1, F, F + 1, B - 1, B, B + 1, 2 * B, 3 * B + F / 2 + 3];
+
+  for (const first of [1, F]) {
+    for (const size of sizes) {
+      it(`${size} bytes in ${F}-byte frames, the first piece ${first} bytes`, async () => {
+        const plaintext = bytes(size);
+        const expected = await seal(plaintext, F, ONE_THREAD, first);
+        let actual: Buffer = Buffer.alloc(0);
+        const jobs = await jobsDuring(async () => (actual = await seal(plaintext, F, workersAtOnce(), first)));
+        expect(actual.equals(expected)).toBe(true);
+        // Past the first piece, everything is sealed by the worker, the final frame included.
+        if (size > 0) expect(jobs).toBeGreaterThan(0);
+        expect((await open(actual, F, ONE_THREAD)).plaintext.equals(plaintext)).toBe(true);
+      });
+    }
+  }
+
+  it('in 64 KiB frames (the default), around and across batch boundaries', async () => {
+    for (const size of [MiB - 1, MiB + 1, 2.5 * MiB]) {
+      const plaintext = bytes(size, 1);
+      expect((await seal(plaintext, 65536, workersAtOnce())).equals(await seal(plaintext, 65536, ONE_THREAD))).toBe(true);
+    }
+  });
+
+  it('in 1-byte frames (a batch bounded by the frames overhead)', async () => {
+    const plaintext = bytes(40_000, 2);
+    expect((await seal(plaintext, 1, workersAtOnce())).equals(await seal(plaintext, 1, ONE_THREAD))).toBe(true);
+  });
+
+  it('with two workers, batches finishing out of turn are written in order', async () => {
+    const plaintext = bytes(9 * MiB + 12345, 3);
+    const expected = await seal(plaintext, F, ONE_THREAD);
+    expect((await seal(plaintext, F, workersAtOnce(3))).equals(expected)).toBe(true);
+    expect(runningFramePool()?.workers).toBe(2);
+  });
+});
+
+describe('opening on workers', () => {
+  const F = 4096;
+  const frames = 5 * framesPerBatch(F) + 10; // five batches and a bit
+  const plaintext = bytes(frames * F - 100, 4);
+  const record = F + 32;
+  let body: Buffer;
+  let final: number; // offset of the final frame
+
+  beforeAll(async () => {
+    body = await seal(plaintext, F, ONE_THREAD);
+    final = (frames - 1) * record;
+    expect(body.readUInt32BE(final)).toBe(FINAL_FRAME_MARKER);
+  });
+
+  it('gives the plaintext one thread gives, with one worker and with two', async () => {
+    for (const options of [workersAtOnce(2), workersAtOnce(3)]) {
+      let outcome: Outcome | undefined;
+      expect(await jobsDuring(async () => (outcome = await open(body, F, options)))).toBeGreaterThan(5);
+      expect(outcome!.error).toBeUndefined();
+      expect(outcome!.plaintext.equals(plaintext)).toBe(true);
+    }
+  });
+
+  /** Frame k (1-based, regular) starts at (k - 1) * record: sequence number, IV, ciphertext, tag. */
+  const late = 4 * framesPerBatch(F) + 3; // in the fifth batch
+  const tamperings: Record<string, (b: Buffer) => Buffer> = {
+    'a bit of a late frame flipped': (b) => flip(b, (late - 1) * record + 16 + 100),
+    'a bit of a late tag flipped': (b) => flip(b, late * record - 1),
+    'a bit of a late IV flipped': (b) => flip(b, (late - 1) * record + 5),
+    'a late frame’s sequence number changed': (b) => flip(b, (late - 1) * record + 3),
+    'two late frames swapped': (b) =>
+      Buffer.concat([b.subarray(0, (late - 1) * record), b.subarray(late * record, (late + 1) * record), b.subarray((late - 1) * record, late * record), b.subarray((late + 1) * record)]),
+    'a late frame dropped': (b) => Buffer.concat([b.subarray(0, (late - 1) * record), b.subarray(late * record)]),
+    'cut inside a late frame': (b) => b.subarray(0, (late - 1) * record + 700),
+    'cut after a late frame’s sequence number': (b) => b.subarray(0, (late - 1) * record + 4),
+    'cut before the final frame': (b) => b.subarray(0, final),
+    'cut inside the final frame': (b) => b.subarray(0, b.length - 5),
+    'data after the final frame': (b) => Buffer.concat([b, Buffer.from([0])]),
+    'a late frame marked final': (b) => {
+      const c = Buffer.from(b);
+      c.writeUInt32BE(FINAL_FRAME_MARKER, (late - 1) * record);
+      return c;
+    },
+    'a bit of the final frame flipped': (b) => flip(b, b.length - 20),
+    'an early frame flipped and a late one cut': (b) => flip(b, 3 * record + 40).subarray(0, (late - 1) * record + 9),
+  };
+
+  for (const [name, tamper] of Object.entries(tamperings)) {
+    it(`${name}: the same plaintext out, then the same error, as one thread`, async () => {
+      const tampered = tamper(body);
+      const expected = await open(tampered, F, ONE_THREAD);
+      expect(expected.error).toMatch(/^IntegrityError: /);
+      const actual = await open(tampered, F, workersAtOnce());
+      expect(actual.error).toBe(expected.error);
+      expect(actual.plaintext.length).toBe(expected.plaintext.length);
+      expect(actual.plaintext.equals(expected.plaintext)).toBe(true);
+    });
+  }
+});
+
+function flip(b: Buffer, at: number): Buffer {
+  const c = Buffer.from(b);
+  c[at]! ^= 0x01;
+  return c;
+}
+
+describe('the worker as source (how the single executable starts it)', () => {
+  it('seals the bytes one thread seals', async () => {
+    const source = execFileSync(
+      process.execPath,
+      ['--input-type=module', '-e', "process.stdout.write(await (await import('./scripts/frame-worker-source.mjs')).frameWorkerSource())"],
+      { cwd: REPO_ROOT, encoding: 'utf8' },
+    );
+    await runningFramePool()?.close();
+    const plaintext = bytes(3 * MiB + 5, 9);
+    const options: ParallelOptions = { threads: 2, threshold: 0, worker: { source } };
+    let sealed: Buffer = Buffer.alloc(0);
+    expect(await jobsDuring(async () => (sealed = await seal(plaintext, 65536, options)))).toBeGreaterThan(0);
+    expect(sealed.equals(await seal(plaintext, 65536, ONE_THREAD))).toBe(true);
+    await runningFramePool()?.close();
+  });
+});
+
+describe('when workers start', () => {
+  it('a 1 KiB message is sealed and opened without one; a 20 MiB one starts them past the threshold', async () => {
+    await runningFramePool()?.close();
+    const options: ParallelOptions = { threads: 2, threshold: PARALLEL_THRESHOLD, worker: WORKER };
+    const small = bytes(1024, 5);
+    const sealed = await seal(small, 65536, options, 1024);
+    expect((await open(sealed, 65536, options)).plaintext.equals(small)).toBe(true);
+    expect(runningFramePool()).toBeUndefined();
+
+    const large = bytes(20 * MiB, 6);
+    const sealedLarge = await seal(large, 65536, options, 64 * 1024);
+    expect(runningFramePool()?.answered).toBeGreaterThan(0);
+    expect(sealedLarge.equals(await seal(large, 65536, ONE_THREAD, 64 * 1024))).toBe(true);
+  });
+
+  it('one thread, or a frame longer than a batch, starts none', async () => {
+    await runningFramePool()?.close();
+    const plaintext = bytes(3 * MiB, 7);
+    await seal(plaintext, 65536, { threads: 1, threshold: 0, worker: WORKER });
+    await seal(plaintext, 2 * MiB, workersAtOnce());
+    expect(runningFramePool()).toBeUndefined();
+  });
+});
+
+describe('a run that stops early', () => {
+  it('leaves no job in flight once what was sent is done (sealing and opening)', async () => {
+    const plaintext = bytes(8 * MiB, 8);
+    const sealing = sealFrames(pieces(plaintext, 1), { suite: SUITE, key: KEY, messageId: MESSAGE_ID, frameLength: 4096 }, workersAtOnce());
+    for (let i = 0; i < 3; i++) await sealing.next();
+    await sealing.return(undefined);
+
+    const body = await seal(plaintext, 4096, ONE_THREAD);
+    const reader = new ByteReader(chunks(body, 65536));
+    const p = { suite: SUITE, key: KEY, messageId: MESSAGE_ID, contentType: ContentType.Framed, frameLength: 4096, maxBodyLength: MiB };
+    const opening = openBody(reader, p, workersAtOnce());
+    for (let i = 0; i < 3; i++) await opening.next();
+    await opening.return(undefined);
+    await vi.waitFor(() => expect(runningFramePool()?.idle).toBe(true));
+  });
+});
+
+describe('bin/envelope', () => {
+  const workdir = workdirs('envelope-parallel-');
+  let dir: string;
+  let key: string;
+  // Past PARALLEL_THRESHOLD, so the workers of dist/ take over the rest.
+  const plaintext = randomBytes(40 * MiB);
+  const run = (args: string[], stdin: Uint8Array, env: NodeJS.ProcessEnv = {}) =>
+    runCli(args, { stdin, cwd: dir, env: { ENVELOPE_KEYSTORE: join(dir, 'ks'), ...env }, timeoutMs: 60_000 });
+
+  beforeAll(() => {
+    // A working directory away from the repository: the worker is found beside the bundle.
+    dir = workdir();
+    writeFileSync(join(dir, 'aes.key'), randomBytes(32));
+    key = `raw-aes:file=${join(dir, 'aes.key')},namespace=test,name=k`;
+  });
+
+  for (const sign of [false, true]) {
+    it(`${sign ? 'signed' : 'unsigned'}: messages sealed on workers open on one thread, and the other way round`, async () => {
+      const flags = ['-k', key, ...(sign ? ['--sign'] : [])];
+      for (const [sealEnv, openEnv] of [
+        [{}, { ENVELOPE_THREADS: '1' }],
+        [{ ENVELOPE_THREADS: '1' }, {}],
+      ] as const) {
+        const message = await run(['encrypt', ...flags], plaintext, sealEnv);
+        expect(message.stderr).toBe('');
+        expect(message.code).toBe(0);
+        const opened = await run(['decrypt', '-k', key], message.stdout, openEnv);
+        expect(opened.stderr).toBe('');
+        expect(opened.code).toBe(0);
+        expect(opened.stdout.equals(plaintext)).toBe(true);
+      }
+    });
+  }
+
+  it('a frame flipped late in the message: exit 5 and the same error with workers and without', async () => {
+    const message = (await run(['encrypt', '-k', key], plaintext)).stdout;
+    const tampered = flip(message, message.length - 5 * MiB);
+    const parallel = await run(['decrypt', '-k', key], tampered);
+    const single = await run(['decrypt', '-k', key], tampered, { ENVELOPE_THREADS: '1' });
+    expect(parallel.code).toBe(5);
+    expect(parallel.stderr).toMatch(/^envelope: error: frame \d+ does not authenticate: the message was altered\n/);
+    expect(parallel.stderr).toBe(single.stderr);
+  });
+
+  it('exits at once when its reader goes away, and when interrupted, in the middle of the parallel part', async () => {
+    const message = (await run(['encrypt', '-k', key], plaintext)).stdout;
+    for (const stop of ['close stdout', 'SIGINT'] as const) {
+      const child = spawn(process.execPath, [ENVELOPE, 'decrypt', '-k', key], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(message);
+      const { code, elapsed } = await stopPartWay(child, 24 * MiB, stop);
+      expect(code).toBe(stop === 'SIGINT' ? 130 : 0);
+      expect(elapsed).toBeLessThan(5000);
+    }
+  });
+});
+
+/** Once `after` bytes came out, closes the child's stdout or interrupts it; resolves when it exits. */
+function stopPartWay(child: ChildProcess, after: number, how: 'close stdout' | 'SIGINT') {
+  return new Promise<{ code: number | null; elapsed: number }>((resolve, reject) => {
+    let seen = 0;
+    let stoppedAt = 0;
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.stdout!.on('data', (d: Buffer) => {
+      seen += d.length;
+      if (seen < after || stoppedAt) return;
+      stoppedAt = performance.now();
+      if (how === 'SIGINT') child.kill('SIGINT');
+      else child.stdout!.destroy();
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, elapsed: stoppedAt ? performance.now() - stoppedAt : Number.POSITIVE_INFINITY });
+    });
+  });
+}
