@@ -38,8 +38,6 @@ await build({
   define: {
     ENVELOPE_VERSION: JSON.stringify(version),
     ENVELOPE_FRAME_WORKER_SOURCE: JSON.stringify(workerSource),
-    // Only the bundle of scripts/build.mjs starts the worker from a file beside it.
-    'import.meta.url': 'undefined',
   },
 }).catch(() => process.exit(1));
 

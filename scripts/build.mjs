@@ -1,36 +1,100 @@
-// Bundles src/cli/main.ts into dist/ with code splitting, so every command and
-// heavy module stays a separate chunk that is only read when it is imported.
-// The frame worker (src/stream/frame-worker.ts) is an entry point of its own,
-// dist/frame-worker.js, which src/stream/frame-pool.ts starts with `new Worker`.
-import { readFileSync } from 'node:fs';
+// Builds dist/ for bin/envelope. Start-up is the budget here (a local decrypt
+// of a 1 KiB secret within 1.5x of `node -e 0`, DESIGN §8), so:
+//
+//   dist/envelope.cjs         the whole command line in one CommonJS file: one
+//                             read, where the ESM loader resolved and linked
+//                             ~20 chunks. Modules that the source import()s
+//                             still run only when first imported (esbuild
+//                             wraps them), so a command pays only for itself.
+//   dist/envelope.cjs.cache   V8's code cache for it, from a training run of a
+//                             local decrypt: what that run compiled is loaded
+//                             precompiled by bin/envelope, which compiles as
+//                             usual when V8 rejects the cache (another Node,
+//                             other V8 flags).
+//   dist/aws-sdk.cjs          @aws-sdk/client-kms, ora and chalk, each a file of
+//   dist/ora.cjs              its own, required only when a KMS key is called, a
+//   dist/chalk.cjs            spinner starts, or colors are wanted.
+//
+// cosmiconfig stays a real package (it loads config modules with require and
+// import of its own). The frame worker's source is inlined, as in the single
+// executable (frame-worker-source.mjs).
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { frameWorkerSource } from './frame-worker-source.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+const dist = join(root, 'dist');
+const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const common = { absWorkingDir: root, bundle: true, format: 'cjs', platform: 'node', target: 'node20', logLevel: 'warning', legalComments: 'none' };
 
-const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+/** Packages that get a file of their own, by the name the main bundle requires them with. */
+const SEPARATE = { '@aws-sdk/client-kms': './aws-sdk.cjs', ora: './ora.cjs', chalk: './chalk.cjs' };
+
+/** Required from node_modules at run time. */
+const EXTERNAL = { cosmiconfig: 'cosmiconfig' };
+
+// Each such package becomes a one-line module in the bundle that requires its
+// file, so an import() of it stays lazy and goes through require: the bundle
+// must hold no import() of its own, since V8 drops the dynamic-import callback
+// of a script compiled from a code cache.
+const separately = {
+  name: 'separate-heavy-packages',
+  setup(b) {
+    const table = { ...SEPARATE, ...EXTERNAL };
+    // The package names the bundle imports go to one-line modules; what those require stays outside.
+    b.onResolve({ filter: /^(@aws-sdk\/client-kms|ora|chalk|cosmiconfig|\.\/(aws-sdk|ora|chalk)\.cjs)$/ }, (args) =>
+      args.namespace === 'separate' ? { path: args.path, external: true } : { path: args.path, namespace: 'separate' },
+    );
+    b.onLoad({ filter: /.*/, namespace: 'separate' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(table[args.path])});`, loader: 'js' }));
+  },
+};
+
+// What earlier layouts left (chunks/, envelope.js) would only mislead.
+rmSync(join(dist, 'chunks'), { recursive: true, force: true });
+for (const stale of ['envelope.js', 'envelope.js.map', 'frame-worker.js', 'frame-worker.js.map']) rmSync(join(dist, stale), { force: true });
+mkdirSync(dist, { recursive: true });
 
 await build({
-  absWorkingDir: root,
-  entryPoints: { envelope: 'src/cli/main.ts', 'frame-worker': 'src/stream/frame-worker.ts' },
-  outdir: 'dist',
-  bundle: true,
-  splitting: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
+  ...common,
+  entryPoints: ['src/cli/main.ts'],
+  outfile: join(dist, 'envelope.cjs'),
   sourcemap: 'linked',
-  chunkNames: 'chunks/[name]-[hash]',
-  logLevel: 'warning',
-  legalComments: 'none',
-  // cosmiconfig loads config modules with require/import of their own: keep it a real package.
-  external: ['cosmiconfig'],
-  // commander is CommonJS: give its require() calls a real require.
-  banner: { js: "import { createRequire as __envelopeRequire } from 'node:module'; const require = __envelopeRequire(import.meta.url);" },
+  plugins: [separately],
   define: {
     ENVELOPE_VERSION: JSON.stringify(version),
-    // frame-pool.ts is only ever import()ed, so it lands in chunks/; the worker
-    // entry sits in dist/ itself: hence one level up, from any working directory.
-    ENVELOPE_FRAME_WORKER: JSON.stringify('../frame-worker.js'),
+    ENVELOPE_FRAME_WORKER_SOURCE: JSON.stringify(await frameWorkerSource()),
   },
 });
+// An import() of a CommonJS file gets its module.exports as the default export
+// (Node's rule, which esbuild follows for our ESM source): ora's file exports
+// ora itself, so `const { default: ora } = await import('ora')` finds it.
+const EXPORTS = { ora: "require('ora').default" };
+for (const [name, file] of Object.entries(SEPARATE)) {
+  const contents = `module.exports = ${EXPORTS[name] ?? `require('${name}')`};`;
+  await build({ ...common, stdin: { contents, resolveDir: root }, outfile: join(dist, file) });
+}
+
+// The training run: a local key, a 1 KiB message, and its decrypt, in a
+// scratch keystore. bin/envelope writes the cache when
+// ENVELOPE_CODE_CACHE_TRAINING names the file.
+const cache = join(dist, 'envelope.cjs.cache');
+rmSync(cache, { force: true });
+const scratch = mkdtempSync(join(tmpdir(), 'envelope-build-'));
+try {
+  const env = { ...process.env, ENVELOPE_KEYSTORE: join(scratch, 'keystore'), NO_COLOR: '1', HOME: scratch, XDG_DATA_HOME: scratch };
+  delete env.ENVELOPE_PASSPHRASE;
+  const cli = (args, extra = {}) =>
+    execFileSync(process.execPath, [join(root, 'bin', 'envelope'), ...args], { cwd: scratch, env: { ...env, ...extra }, stdio: ['pipe', 'pipe', 'pipe'], ...extra.options });
+  cli(['keygen', 'training']);
+  writeFileSync(join(scratch, 'secret'), Buffer.alloc(1024, 0x61));
+  cli(['encrypt', '-k', 'alias/training', '-o', join(scratch, 'secret.enc'), join(scratch, 'secret')]);
+  cli(['decrypt', '-o', join(scratch, 'secret.out'), join(scratch, 'secret.enc')], { ENVELOPE_CODE_CACHE_TRAINING: cache });
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}
+if (!readdirSync(dist).includes('envelope.cjs.cache')) throw new Error('the training run wrote no code cache');
+if (/[^\w$.]import\(/.test(readFileSync(join(dist, 'envelope.cjs'), 'utf8'))) throw new Error('dist/envelope.cjs holds an import(): see separately');

@@ -4,7 +4,7 @@
 //
 // The TypeScript sources are bundled with esbuild into node_modules/.cache
 // (where `commander` resolves) and imported from there: offline, and without
-// the dist/ bundle, whose chunks do not export the generators.
+// dist/envelope.cjs, which runs the command line and exports nothing.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';

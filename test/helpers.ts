@@ -7,7 +7,7 @@ import type { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll } from 'vitest';
+import { afterAll, expect } from 'vitest';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const ENVELOPE = join(REPO_ROOT, 'bin', 'envelope');
@@ -76,6 +76,24 @@ export interface CliOptions {
   umask000?: boolean;
   /** Flags for node itself, before bin/envelope. */
   nodeArgs?: readonly string[];
+}
+
+/** The environment that makes Node log each file it loads (`load "PATH"`) on stderr. */
+export const TRACE_LOADS = { NODE_DEBUG: 'module' } as const;
+
+/**
+ * The files of dist/ that a run with TRACE_LOADS required, by name: the
+ * separately built packages aws-sdk.cjs, ora.cjs and chalk.cjs
+ * (scripts/build.mjs; bin/envelope reads envelope.cjs itself). Checks that the
+ * trace worked at all, so a test built on it cannot pass by seeing nothing.
+ */
+export function distFilesLoaded(stderr: string): string[] {
+  // Node colors the pid when it thinks stderr takes colors (FORCE_COLOR).
+  const plain = stderr.replace(/\x1b\[[\d;]*m/g, '');
+  const loaded = [...plain.matchAll(/^MODULE \d+: load "([^"]+)"/gm)].map((m) => m[1]!);
+  expect(loaded, 'NODE_DEBUG=module traced nothing').toContain(ENVELOPE);
+  const dist = join(REPO_ROOT, 'dist');
+  return [...new Set(loaded.filter((f) => f.startsWith(`${dist}/`)).map((f) => f.slice(dist.length + 1)))];
 }
 
 /** Runs bin/envelope with args, feeding `stdin` (closed at once when omitted). */

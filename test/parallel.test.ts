@@ -4,14 +4,13 @@
 // tampering when opening, no worker for a small message, and none left busy,
 // nor a process left hanging, when a run stops early.
 //
-// The stream functions run from src/ with the worker of the build
-// (dist/frame-worker.js: `npm run build`, which the CLI tests need anyway).
+// The stream functions run from src/ with the worker as the builds inline it:
+// its bundled source (scripts/frame-worker-source.mjs), started with eval.
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ContentType, FINAL_FRAME_MARKER } from '../src/format/constants.js';
 import type { AlgorithmSuite } from '../src/format/suites.js';
@@ -23,8 +22,14 @@ import { framesPerBatch, PARALLEL_THRESHOLD, type ParallelOptions } from '../src
 import { sealFrames } from '../src/stream/seal.js';
 import { chunks, collect, ENVELOPE, REPO_ROOT, runCli, workdirs } from './helpers.js';
 
-const WORKER_FILE = new URL('../dist/frame-worker.js', import.meta.url);
-const WORKER = { file: WORKER_FILE };
+/** The worker's bundled source, as scripts/build.mjs and build-binary.mjs put it in the bundle. */
+const WORKER = {
+  source: execFileSync(
+    process.execPath,
+    ['--input-type=module', '-e', "process.stdout.write(await (await import('./scripts/frame-worker-source.mjs')).frameWorkerSource())"],
+    { cwd: REPO_ROOT, encoding: 'utf8' },
+  ),
+};
 const SUITE = suiteById(0x0478);
 const KEY = createHash('sha256').update('frame key').digest();
 const MESSAGE_ID = createHash('sha256').update('message id').digest();
@@ -79,7 +84,6 @@ async function jobsDuring(run: () => Promise<unknown>): Promise<number> {
 }
 
 beforeAll(async () => {
-  expect(existsSync(WORKER_FILE), `${fileURLToPath(WORKER_FILE)} is missing: run npm run build`).toBe(true);
   const pool = framePool(1, WORKER);
   await pool.whenSettled();
   expect(pool.ready, String(pool.failure)).toBe(true);
@@ -194,23 +198,6 @@ function flip(b: Buffer, at: number): Buffer {
   c[at]! ^= 0x01;
   return c;
 }
-
-describe('the worker as source (how the single executable starts it)', () => {
-  it('seals the bytes one thread seals', async () => {
-    const source = execFileSync(
-      process.execPath,
-      ['--input-type=module', '-e', "process.stdout.write(await (await import('./scripts/frame-worker-source.mjs')).frameWorkerSource())"],
-      { cwd: REPO_ROOT, encoding: 'utf8' },
-    );
-    await runningFramePool()?.close();
-    const plaintext = bytes(3 * MiB + 5, 9);
-    const options: ParallelOptions = { threads: 2, threshold: 0, worker: { source } };
-    let sealed: Buffer = Buffer.alloc(0);
-    expect(await jobsDuring(async () => (sealed = await seal(plaintext, 65536, options)))).toBeGreaterThan(0);
-    expect(sealed.equals(await seal(plaintext, 65536, ONE_THREAD))).toBe(true);
-    await runningFramePool()?.close();
-  });
-});
 
 describe('when workers start', () => {
   it('a 1 KiB message is sealed and opened without one; a 20 MiB one starts them past the threshold', async () => {

@@ -251,6 +251,9 @@ const SETTINGS: readonly [string, string][] = [
   ['frameSize', 'Frame size for encrypt, e.g. "1M".'],
   ['algorithm', 'Algorithm suite for encrypt, e.g. "0x0578".'],
   ['requiredContext', 'Encryption context every decrypt requires, e.g. ["app=web", "env"], unless -c is given.'],
+  ['region', 'AWS region of kms: keys; --region and AWS_REGION win.'],
+  ['profile', 'AWS profile; --profile and AWS_PROFILE win.'],
+  ['discoveryAccounts', 'AWS accounts that --discovery accepts when no --discovery-account is given.'],
 ];
 
 const CONFIG_EXAMPLE = `
@@ -270,6 +273,11 @@ const ENVIRONMENT: readonly [string, string][] = [
   ['NO_COLOR', 'When set, whatever its value, envelope writes no colors, even with FORCE_COLOR.'],
   ['FORCE_COLOR', 'Colors on stderr even when it is not a terminal (1, 2 or 3 for 16, 256 or 16 million colors); 0 turns them off.'],
   ['CI', 'When set, envelope shows no spinner or progress line, even on a terminal.'],
+  ['ENVELOPE_THREADS', 'Threads that seal and open the frames of inputs over 16 MiB: the main thread and N-1 workers (default: one per core); 1 keeps everything on one thread.'],
+  ['AWS_REGION', 'The region of kms: keys when --region is not given; it wins over the region setting.'],
+  ['AWS_PROFILE', 'The AWS profile when --profile is not given; it wins over the profile setting. Credentials come from the AWS SDK\'s chain: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, the profile, SSO, container and instance roles.'],
+  ['AWS_ENDPOINT_URL_KMS', 'The AWS KMS endpoint (also AWS_ENDPOINT_URL), e.g. http://127.0.0.1:4599 for envelope serve.'],
+  ['AWS_MAX_ATTEMPTS', 'Attempts per AWS KMS call, retries with backoff included (default 3); AWS_RETRY_MODE=adaptive also paces calls.'],
   ['TERM', 'With TERM=dumb, envelope shows no spinner or progress line, and no colors unless FORCE_COLOR is set.'],
 ];
 

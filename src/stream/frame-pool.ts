@@ -48,10 +48,7 @@ export class FramePool {
     this.settled = new Promise((resolve) => (this.settle = resolve));
     const options = { name: 'envelope-frames', resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } };
     for (let i = 0; i < workers; i++) {
-      const worker =
-        'source' in location
-          ? new Worker(location.source, { ...options, eval: true })
-          : new Worker(typeof location.file === 'string' ? new URL(location.file, import.meta.url) : location.file, options);
+      const worker = new Worker(location.source, { ...options, eval: true });
       const slot: Slot = { worker, busy: 0 };
       worker.unref();
       worker.on('online', () => {

@@ -7,9 +7,11 @@ import { availableParallelism } from 'node:os';
 import { FRAME_OVERHEAD } from './frame-batch.js';
 import type { FramePool } from './frame-pool.js';
 
-/** The worker as a file beside the bundle, relative to the chunk that starts it (scripts/build.mjs). */
-declare const ENVELOPE_FRAME_WORKER: string | undefined;
-/** The worker's whole source, for the single executable, which has no files beside it (scripts/build-binary.mjs). */
+/**
+ * The worker's whole source, put in by the builds (scripts/build.mjs and
+ * build-binary.mjs, from frame-worker-source.mjs): the single executable has no
+ * files beside it, and one way of starting workers serves both.
+ */
 declare const ENVELOPE_FRAME_WORKER_SOURCE: string | undefined;
 
 export interface ParallelOptions {
@@ -67,17 +69,18 @@ export function canRunInParallel(options: ParallelOptions, frameLength: number):
   return options.threads >= 2 && frameLength <= MAX_PARALLEL_FRAME_LENGTH && workerLocation(options) !== undefined;
 }
 
-export type WorkerLocation = { readonly file: string | URL } | { readonly source: string };
+export interface WorkerLocation {
+  /** The worker's bundled CommonJS source, started with `eval`. */
+  readonly source: string;
+}
 
 /**
  * Where the worker comes from: the option, else what the build put in. Code
  * run from src/ (the tests) has no bundle, so no worker unless given one.
- * `file` strings are relative to the module that starts the workers.
  */
 export function workerLocation(options: ParallelOptions): WorkerLocation | undefined {
   if (options.worker) return options.worker;
   if (typeof ENVELOPE_FRAME_WORKER_SOURCE === 'string') return { source: ENVELOPE_FRAME_WORKER_SOURCE };
-  if (typeof ENVELOPE_FRAME_WORKER === 'string') return { file: ENVELOPE_FRAME_WORKER };
   return undefined;
 }
 
