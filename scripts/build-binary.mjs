@@ -15,6 +15,7 @@ import { copyFileSync, chmodSync, mkdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { CJS_FOR_NODE } from './esbuild-options.mjs';
 import { frameWorkerSource } from './frame-worker-source.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -26,15 +27,9 @@ const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
 const workerSource = await frameWorkerSource().catch(() => process.exit(1));
 
 await build({
-  absWorkingDir: root,
+  ...CJS_FOR_NODE,
   entryPoints: ['src/cli/main.ts'],
   outfile: join(work, 'envelope.cjs'),
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
-  logLevel: 'warning',
-  legalComments: 'none',
   define: {
     ENVELOPE_VERSION: JSON.stringify(version),
     ENVELOPE_FRAME_WORKER_SOURCE: JSON.stringify(workerSource),

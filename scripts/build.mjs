@@ -22,14 +22,12 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { CJS_FOR_NODE as common, ROOT as root } from './esbuild-options.mjs';
 import { frameWorkerSource } from './frame-worker-source.mjs';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = join(root, 'dist');
 const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-const common = { absWorkingDir: root, bundle: true, format: 'cjs', platform: 'node', target: 'node20', logLevel: 'warning', legalComments: 'none' };
 
 /** Packages that get a file of their own, by the name the main bundle requires them with. */
 const SEPARATE = { '@aws-sdk/client-kms': './aws-sdk.cjs', ora: './ora.cjs', chalk: './chalk.cjs' };

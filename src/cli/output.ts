@@ -110,9 +110,7 @@ export async function writeBatched(
   source: AsyncIterable<Uint8Array>,
   writev: (buffers: Uint8Array[]) => Promise<number> | number,
 ): Promise<void> {
-  let batch: Uint8Array[] = [];
-  let size = 0;
-  const flush = async () => {
+  for await (const batch of batches(source)) {
     let pending = batch;
     while (pending.length > 0) {
       let written = await writev(pending);
@@ -122,16 +120,24 @@ export async function writeBatched(
       if (written > 0) pending[0] = pending[0]!.subarray(written);
     }
     for (const chunk of batch) release(chunk);
-    batch = [];
-    size = 0;
-  };
+  }
+}
+
+/** The non-empty chunks of `source`, gathered into batches of about BATCH_BYTES (or BATCH_BUFFERS chunks). */
+async function* batches(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array[]> {
+  let batch: Uint8Array[] = [];
+  let size = 0;
   for await (const chunk of source) {
     if (chunk.length === 0) continue;
     batch.push(chunk);
     size += chunk.length;
-    if (size >= BATCH_BYTES || batch.length >= BATCH_BUFFERS) await flush();
+    if (size >= BATCH_BYTES || batch.length >= BATCH_BUFFERS) {
+      yield batch;
+      batch = [];
+      size = 0;
+    }
   }
-  await flush();
+  if (batch.length > 0) yield batch;
 }
 
 /** Moves the finished file into place; without --force, never over a file that appeared meanwhile. */
@@ -243,25 +249,14 @@ export async function writeToStream(source: AsyncIterable<Uint8Array>, out: Writ
       };
       out.on('drain', done).on('close', done).on('error', done);
     });
-  let batch: Uint8Array[] = [];
-  let size = 0;
-  const flush = async () => {
-    out.cork();
-    for (const chunk of batch) out.write(chunk, (e) => (e ? fail(e) : release(chunk)));
-    out.uncork();
-    batch = [];
-    size = 0;
-    if (out.writableLength > WRITE_BEHIND && !failure) await settled();
-    if (failure) throw failure;
-  };
   try {
-    for await (const chunk of source) {
-      if (chunk.length === 0) continue;
-      batch.push(chunk);
-      size += chunk.length;
-      if (size >= BATCH_BYTES || batch.length >= BATCH_BUFFERS) await flush();
+    for await (const batch of batches(source)) {
+      out.cork();
+      for (const chunk of batch) out.write(chunk, (e) => (e ? fail(e) : release(chunk)));
+      out.uncork();
+      if (out.writableLength > WRITE_BEHIND && !failure) await settled();
+      if (failure) throw failure;
     }
-    await flush();
     // The source is done; wait until the stream has written everything it holds.
     await new Promise<void>((resolve) =>
       out.write(Buffer.alloc(0), (e) => {
