@@ -51,6 +51,11 @@ const separately = {
   },
 };
 
+// The code cache goes first: V8 checks a cache against the source's length,
+// not its bytes, so a cache must never outlive the bundle it was made from
+// (say, when this build fails half-way).
+const cache = join(dist, 'envelope.cjs.cache');
+rmSync(cache, { force: true });
 // What earlier layouts left (chunks/, envelope.js) would only mislead.
 rmSync(join(dist, 'chunks'), { recursive: true, force: true });
 for (const stale of ['envelope.js', 'envelope.js.map', 'frame-worker.js', 'frame-worker.js.map']) rmSync(join(dist, stale), { force: true });
@@ -79,8 +84,6 @@ for (const [name, file] of Object.entries(SEPARATE)) {
 // The training run: a local key, a 1 KiB message, and its decrypt, in a
 // scratch keystore. bin/envelope writes the cache when
 // ENVELOPE_CODE_CACHE_TRAINING names the file.
-const cache = join(dist, 'envelope.cjs.cache');
-rmSync(cache, { force: true });
 const scratch = mkdtempSync(join(tmpdir(), 'envelope-build-'));
 try {
   const env = { ...process.env, ENVELOPE_KEYSTORE: join(scratch, 'keystore'), NO_COLOR: '1', HOME: scratch, XDG_DATA_HOME: scratch };
