@@ -7,7 +7,6 @@
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { buildClient, CommitmentPolicy, KMS, KmsKeyringNode } from '@aws-crypto/client-node';
 import { DisableKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -364,6 +363,40 @@ describe('KMS failures: one line naming the key and the KMS error', () => {
     const result = await envelope(['encrypt', '-k', key1.arn], { stdin: SECRET, env: none });
     expect(result.code).toBe(7);
     expect(result.stderr).toMatch(new RegExp(`^envelope: error: kms key ${key1.arn}: no AWS credentials`));
+  });
+
+  it('--profile (and AWS_PROFILE) pick the credentials and region of a profile; an unknown profile is exit 7', async () => {
+    // The server takes only the profile's access key id, so success proves the profile's credentials were used;
+    // the region comes from the profile alone (no AWS_REGION), which kms:alias/app needs.
+    const guarded = await startKmsServer({ keystore: kms.keystore, token: 'AKIAPROFILEKEY' });
+    try {
+      const d = workdir();
+      writeFileSync(join(d, 'credentials'), '[ops]\naws_access_key_id = AKIAPROFILEKEY\naws_secret_access_key = profile-secret\n');
+      writeFileSync(join(d, 'config'), `[profile ops]\nregion = ${guarded.region}\n`);
+      const env = {
+        ...guarded.env(),
+        ENVELOPE_KEYSTORE: localKeystore,
+        AWS_ACCESS_KEY_ID: undefined,
+        AWS_SECRET_ACCESS_KEY: undefined,
+        AWS_REGION: undefined,
+        AWS_DEFAULT_REGION: undefined,
+        AWS_PROFILE: undefined,
+        AWS_SHARED_CREDENTIALS_FILE: join(d, 'credentials'),
+        AWS_CONFIG_FILE: join(d, 'config'),
+      };
+      for (const [args, extra] of [[['--profile', 'ops'], {}], [[], { AWS_PROFILE: 'ops' }]] as const) {
+        const sealed = await runCli([...args, 'encrypt', '-k', 'kms:alias/app'], { cwd: dir, stdin: SECRET, env: { ...env, ...extra } });
+        expect(sealed.code, sealed.stderr).toBe(0);
+        const opened = await runCli([...args, 'decrypt', '-k', key1.arn], { cwd: dir, stdin: sealed.stdout, env: { ...env, ...extra } });
+        expect(opened.code, opened.stderr).toBe(0);
+        expect(opened.stdout.toString()).toBe(SECRET);
+      }
+      const unknown = await runCli(['--profile', 'nosuch', 'encrypt', '-k', key1.arn], { cwd: dir, stdin: SECRET, env });
+      expect(unknown.code, unknown.stderr).toBe(7);
+      expect(unknown.stderr).toMatch(new RegExp(`^envelope: error: kms key ${key1.arn}: no AWS credentials`));
+    } finally {
+      await guarded.stop();
+    }
   });
 
   it('no region for kms:alias/NAME: exit 2', async () => {

@@ -7,12 +7,10 @@
 
 import { KMSClient, ListAliasesCommand, ListResourceTagsCommand } from '@aws-sdk/client-kms';
 import { createPublicKey, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT_CODES } from '../src/cli/exit-codes.js';
-import { type CliResult, distFilesLoaded, REPO_ROOT, runCli, TRACE_LOADS, workdirs } from './helpers.js';
+import { type CliResult, distFilesLoaded, runCli, TRACE_LOADS, workdirs } from './helpers.js';
 import { type KmsServer, startKmsServer } from './support/kms-server.js';
 
 let kms: KmsServer;

@@ -2,9 +2,9 @@
 // AWS SDK, and callers reach it with `await import()`, so the SDK's ~2 MB is
 // read only when a KMS key is in play. Credentials come from the SDK's default
 // chain (environment, profiles, SSO, IMDS/ECS); the endpoint from the SDK's
-// own AWS_ENDPOINT_URL_KMS / AWS_ENDPOINT_URL; retries from its standard mode
-// (exponential backoff with jitter on throttling), bounded by AWS_MAX_ATTEMPTS
-// or three attempts.
+// own AWS_ENDPOINT_URL_KMS / AWS_ENDPOINT_URL; retries from its own settings:
+// standard mode (exponential backoff with jitter on throttling) unless
+// AWS_RETRY_MODE says adaptive, AWS_MAX_ATTEMPTS or three attempts.
 
 import { KMSClient } from '@aws-sdk/client-kms';
 import {
@@ -35,7 +35,6 @@ export function kmsClient(settings: KmsClientSettings): KMSClient {
         new KMSClient({
           ...(settings.region ? { region: settings.region } : {}),
           ...(settings.profile ? { profile: settings.profile } : {}),
-          retryMode: process.env.AWS_RETRY_MODE === 'adaptive' ? 'adaptive' : 'standard',
           // A server that never answers must not hang a deploy step.
           requestHandler: { connectionTimeout: 5_000, requestTimeout: 30_000 },
         }),

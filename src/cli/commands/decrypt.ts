@@ -1,13 +1,12 @@
 import { type DecryptOptions, decrypt } from '../../core/decrypt.js';
 import { parseDotenv } from '../../core/dotenv.js';
 import { FormatError } from '../../errors.js';
-import { LocalKeyring } from '../../keyring/local.js';
-import { isLocalSpecifier, openKeyrings } from '../../keyring/registry.js';
 import { dearmor } from '../../stream/armor.js';
 import { deliver, naming, planOutputs } from '../files.js';
 import { isStdio } from '../input.js';
 import { type KeystoreFlags, openKeystore } from '../keystore-options.js';
-import { closeKms, type DiscoveryFlags, discoveryKeyrings, kmsServices } from '../kms-options.js';
+import { closeKms, type DiscoveryFlags, kmsServices } from '../kms-options.js';
+import { openUnwrappingKeyrings } from '../unwrapping-keys.js';
 import { parseCommitmentPolicy, parseContextRequirements, type LimitFlags, parseLimits } from '../options.js';
 import { openInputWithProgress } from '../progress.js';
 import { watchMessage } from '../verbose.js';
@@ -40,10 +39,7 @@ export async function run(files: string[], flags: DecryptFlags): Promise<void> {
 
   // The keys are opened once for all files.
   const keystore = openKeystore(flags);
-  const kms = kmsServices(flags);
-  const keyrings = [...(await openKeyrings(keys, { keystore: () => keystore, kms })), ...discoveryKeyrings(flags, kms)];
-  // Local keys are found from the ids in the message (DESIGN §2), unless -k names local keys.
-  if (!keys.some(isLocalSpecifier)) keyrings.push(LocalKeyring.anyKey(keystore));
+  const keyrings = await openUnwrappingKeyrings(keys, flags, keystore, kmsServices(flags));
   try {
     await decryptEach(plan, flags, { keyrings, commitmentPolicy, requiredContext, limits });
   } finally {

@@ -8,13 +8,12 @@ import { constants } from 'node:os';
 import { decrypt } from '../../core/decrypt.js';
 import { parseDotenv } from '../../core/dotenv.js';
 import { ioError, UsageError } from '../../errors.js';
-import { LocalKeyring } from '../../keyring/local.js';
-import { isLocalSpecifier, openKeyrings } from '../../keyring/registry.js';
 import { dearmor } from '../../stream/armor.js';
 import { childStatus } from '../exit-status.js';
 import { openInput } from '../input.js';
 import { type KeystoreFlags, openKeystore } from '../keystore-options.js';
-import { closeKms, type DiscoveryFlags, discoveryKeyrings, kmsServices } from '../kms-options.js';
+import { closeKms, type DiscoveryFlags, kmsServices } from '../kms-options.js';
+import { openUnwrappingKeyrings } from '../unwrapping-keys.js';
 import { parseCommitmentPolicy, parseContextRequirements } from '../options.js';
 import { watchMessage } from '../verbose.js';
 
@@ -39,9 +38,7 @@ export async function run([file, ...command]: string[], flags: ExecFlags): Promi
   if (!file || command.length === 0) throw new UsageError('exec needs a file and a command: envelope exec FILE -- COMMAND …');
   const keys = flags.key.length > 0 ? flags.key : (flags.settings?.decryptKeys ?? []);
   const keystore = openKeystore(flags);
-  const kms = kmsServices(flags);
-  const keyrings = [...(await openKeyrings(keys, { keystore: () => keystore, kms })), ...discoveryKeyrings(flags, kms)];
-  if (!keys.some(isLocalSpecifier)) keyrings.push(LocalKeyring.anyKey(keystore));
+  const keyrings = await openUnwrappingKeyrings(keys, flags, keystore, kmsServices(flags));
   const requiredContext = parseContextRequirements(flags.context.length > 0 ? flags.context : (flags.settings?.requiredContext ?? []));
 
   const watch = watchMessage(file);
