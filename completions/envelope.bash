@@ -46,7 +46,7 @@ _envelope_command() {
     'keystore unprotect') cmds='' flags='-h --help -q --quiet -v --verbose --debug --config --keystore --region --profile --allow-insecure-permissions --passphrase-fd --passphrase-file' args='' ;;
     'keystore change-passphrase') cmds='' flags='-h --help -q --quiet -v --verbose --debug --config --keystore --region --profile --allow-insecure-permissions --passphrase-fd --passphrase-file' args='' ;;
     'keystore help') cmds='' flags='-q --quiet -v --verbose --debug --config --keystore --region --profile --allow-insecure-permissions --passphrase-fd --passphrase-file' args='choice:info,protect,unprotect,change-passphrase' ;;
-    'serve') cmds='' flags='--listen --region --account --token-file --throttle -h --help -q --quiet -v --verbose --debug --config --keystore --profile --allow-insecure-permissions --passphrase-fd --passphrase-file' args='' ;;
+    'serve') cmds='' flags='--listen --account --token-file --throttle -h --help -q --quiet -v --verbose --debug --config --keystore --region --profile --allow-insecure-permissions --passphrase-fd --passphrase-file' args='' ;;
     'completion') cmds='' flags='-h --help -q --quiet -v --verbose --debug --config --keystore --region --profile --allow-insecure-permissions --passphrase-fd --passphrase-file' args='choice:bash,zsh,fish' ;;
     'help') cmds='' flags='-q --quiet -v --verbose --debug --config --keystore --region --profile --allow-insecure-permissions --passphrase-fd --passphrase-file' args='choice:encrypt,decrypt,inspect,exec,re-encrypt,keygen,rotate,keys,kms,audit,keystore,serve,completion' ;;
     *) return 1 ;;
@@ -133,7 +133,6 @@ _envelope_value() {
     'kms generate-random/--number-of-bytes') kind=none ;;
     'kms generate-random/--output') kind=choice:json,text,binary ;;
     'serve/--listen') kind=none ;;
-    'serve/--region') kind=none ;;
     'serve/--account') kind=none ;;
     'serve/--token-file') kind=file ;;
     'serve/--throttle') kind=none ;;

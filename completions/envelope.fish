@@ -41,7 +41,7 @@ function __envelope_takes_value --argument-names path flag
             return 0
         case 'kms generate-random/--number-of-bytes' 'kms generate-random/--output'
             return 0
-        case 'serve/--listen' 'serve/--region' 'serve/--account' 'serve/--token-file' 'serve/--throttle'
+        case 'serve/--listen' 'serve/--account' 'serve/--token-file' 'serve/--throttle'
             return 0
         case '*/--config' '*/--keystore' '*/--region' '*/--profile' '*/--passphrase-fd' '*/--passphrase-file'
             return 0
@@ -153,7 +153,7 @@ complete -c envelope -s v -l verbose -d 'also print which key unwrapped (or wrap
 complete -c envelope -l debug -d 'print stack traces with errors'
 complete -c envelope -l config -r -F -d 'read settings from this file instead of searching for .enveloperc and the like'
 complete -c envelope -l keystore -x -a '(__fish_complete_directories (commandline -ct))' -d 'the local keystore directory'
-complete -c envelope -l region -x -d 'AWS region of kms: keys given without an ARN (default: $AWS_REGION, the config, the profile)'
+complete -c envelope -l region -x -d 'AWS region of kms: keys given without an ARN (default: $AWS_REGION, the config, the profile), and the region serve serves'
 complete -c envelope -l profile -x -d 'AWS profile for credentials and region (default: $AWS_PROFILE, the config)'
 complete -c envelope -l allow-insecure-permissions -d 'use a keystore that group or others can read'
 complete -c envelope -l passphrase-fd -x -d 'read the keystore passphrase from this file descriptor'
@@ -421,7 +421,6 @@ complete -c envelope -n "__envelope_at 'keystore help' 0" -f -a 'info protect un
 
 # envelope serve
 complete -c envelope -n "__envelope_at 'serve'" -l listen -x -d 'address to listen on; port 0 picks a free port; another address than loopback only when named here, by IP'
-complete -c envelope -n "__envelope_at 'serve'" -l region -x -d 'the served region (default: $AWS_REGION, else $AWS_DEFAULT_REGION, else us-east-1)'
 complete -c envelope -n "__envelope_at 'serve'" -l account -x -d 'the 12-digit account in the ARNs'
 complete -c envelope -n "__envelope_at 'serve'" -l token-file -r -F -d 'refuse (AccessDeniedException) requests whose access key id is not the first line of this file (mode 0600); only the access key id is compared, the SigV4 signature is not checked'
 complete -c envelope -n "__envelope_at 'serve'" -l throttle -x -d 'answer the first N requests with ThrottlingException, to test that clients retry'

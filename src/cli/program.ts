@@ -130,7 +130,7 @@ export function buildProgram(): Command {
     .option('--debug', 'print stack traces with errors')
     .option('--config <file>', 'read settings from this file instead of searching for .enveloperc and the like')
     .option('--keystore <dir>', 'the local keystore directory')
-    .option('--region <region>', 'AWS region of kms: keys given without an ARN (default: $AWS_REGION, the config, the profile)')
+    .option('--region <region>', 'AWS region of kms: keys given without an ARN (default: $AWS_REGION, the config, the profile), and the region serve serves')
     .option('--profile <name>', 'AWS profile for credentials and region (default: $AWS_PROFILE, the config)')
     .option('--allow-insecure-permissions', 'use a keystore that group or others can read')
     .option('--passphrase-fd <n>', 'read the keystore passphrase from this file descriptor')
@@ -516,10 +516,10 @@ export function buildProgram(): Command {
         'symmetric keys; ciphertext blobs are the keystore\'s own (those of envelope kms), not AWS KMS\'s.\n' +
         'Keys are arn:aws:kms:REGION:ACCOUNT:key/ID: a key exists only in the served region, a multi-region key ' +
         '(CreateKey MultiRegion, keygen --multi-region) in every region, under that region\'s ARN. The region of a ' +
-        'request is the one its SigV4 signature names.',
+        'request is the one its SigV4 signature names. The served region is the global --region, else $AWS_REGION, else ' +
+        '$AWS_DEFAULT_REGION, else us-east-1.',
     )
     .option('--listen <host:port>', 'address to listen on; port 0 picks a free port; another address than loopback only when named here, by IP', '127.0.0.1:4599')
-    .option('--region <region>', 'the served region (default: $AWS_REGION, else $AWS_DEFAULT_REGION, else us-east-1)')
     .option('--account <id>', 'the 12-digit account in the ARNs', '111122223333')
     .option(
       '--token-file <path>',
