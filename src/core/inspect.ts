@@ -6,6 +6,7 @@ import { ContentType, PUBLIC_KEY_CONTEXT_KEY } from '../format/constants.js';
 import type { MessageHeader } from '../format/header.js';
 import { hex4 } from '../format/suites.js';
 import { edkKeyName } from '../keyring/describe.js';
+import { release } from '../stream/buffer-pool.js';
 import { ByteReader } from '../stream/byte-reader.js';
 import { readHeader } from '../stream/read-header.js';
 import { assertEnd, readSignature, walkBody } from '../stream/walk.js';
@@ -37,7 +38,10 @@ export async function inspect(input: AsyncIterable<Uint8Array>, options: Inspect
   if (!options.walkBody) return summary;
   const walk = walkBody(reader, decoded.header);
   let step = await walk.next();
-  while (!step.done) step = await walk.next();
+  while (!step.done) {
+    release(step.value);
+    step = await walk.next();
+  }
   if (decoded.header.suite.signature) await readSignature(reader);
   await assertEnd(reader);
   return { ...summary, body: step.value };

@@ -72,6 +72,11 @@ export class ByteReader {
     return this.chunks[0] ?? Buffer.alloc(0);
   }
 
+  /** The first buffered chunk, as it arrived (not consumed); empty when nothing is buffered. */
+  firstChunk(): Buffer {
+    return this.chunks[0] ?? Buffer.alloc(0);
+  }
+
   /** The buffer peek() gathers into, while its start is still the first buffered byte. */
   private gathered: Buffer | undefined;
 
