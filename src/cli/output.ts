@@ -87,11 +87,33 @@ async function writeSpecial(path: string, source: AsyncIterable<Uint8Array>): Pr
   }
 }
 
+/**
+ * Bytes written between two background flushes. The kernel starts writing
+ * dirty pages back only past dirty_background_ratio (10% of memory: GiBs here),
+ * so without these a large output would reach the disk only at the final
+ * fsync, after the whole copy; with them the disk writes while we read.
+ */
+const FLUSH_EVERY = 64 * 1024 * 1024;
+
 async function writeAll(handle: FileHandle, source: AsyncIterable<Uint8Array>, path: string): Promise<void> {
+  let unflushed = 0;
+  let flushing: Promise<void> | undefined;
   try {
-    await writeBatched(source, async (batch) => (await handle.writev(batch)).bytesWritten);
+    await writeBatched(source, async (batch) => {
+      const written = (await handle.writev(batch)).bytesWritten;
+      unflushed += written;
+      if (unflushed >= FLUSH_EVERY && !flushing) {
+        unflushed = 0;
+        flushing = handle.datasync().finally(() => (flushing = undefined));
+        // Awaited below (or by the final sync); a failure here fails that.
+        flushing.catch(() => undefined);
+      }
+      return written;
+    });
+    await flushing;
     await handle.sync();
   } catch (e) {
+    await flushing?.catch(() => undefined);
     throw ioError(e, 'write', path);
   }
 }
