@@ -154,6 +154,27 @@ describe('data-key cache: limits', () => {
     cache.close();
   });
 
+  it('max-age: an idle entry is retired by its timer, with no further lease', async () => {
+    const keyring = countingKeyring();
+    const timers: { ms: number; fire: () => void; cancelled: boolean }[] = [];
+    const setTimer = (ms: number, fire: () => void) => {
+      const t = { ms, fire, cancelled: false };
+      timers.push(t);
+      return () => (t.cancelled = true);
+    };
+    const cache = new DataKeyCache({ maxAgeMs: 5000 }, { now: clock().now, setTimer });
+    const first = await oneMessage(cache, request(keyring));
+    expect(timers.map((t) => t.ms)).toEqual([5000]);
+    expect(isZero(first.dataKey)).toBe(false);
+    timers[0]!.fire();
+    expect(isZero(first.dataKey)).toBe(true);
+    expect(cache.size).toBe(0);
+    // An entry retired otherwise (here: at close) cancels its timer.
+    await oneMessage(cache, request(keyring));
+    cache.close();
+    expect(timers[1]!.cancelled).toBe(true);
+  });
+
   it('max-age: a key that expires while a message uses it is zeroed when that message ends', async () => {
     const keyring = countingKeyring();
     const time = clock();

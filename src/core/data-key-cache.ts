@@ -24,8 +24,8 @@
 // once over the limit, so max-bytes is exceeded by at most that one message.
 //
 // The cache owns every plaintext data key it hands out: a key is zeroed when
-// its entry expires, is evicted or is spent (once no message still holds it),
-// and at close().
+// its entry expires (a timer fires at max-age, so an idle run holds no stale
+// key), is evicted or is spent (once no message still holds it), and at close().
 
 import { createHash } from 'node:crypto';
 import { UsageError } from '../errors.js';
@@ -62,6 +62,18 @@ export interface DataKeyCacheOptions {
   /** Milliseconds on a monotonic clock; injectable so tests can age entries. */
   readonly now?: () => number;
   readonly capacity?: number;
+  /**
+   * Calls `fire` after `ms` milliseconds and returns what cancels it;
+   * injectable so tests can expire entries. The default timer does not keep
+   * the process alive.
+   */
+  readonly setTimer?: (ms: number, fire: () => void) => () => void;
+}
+
+function unrefTimer(ms: number, fire: () => void): () => void {
+  const timer = setTimeout(fire, ms);
+  timer.unref();
+  return () => clearTimeout(timer);
 }
 
 interface Materials {
@@ -79,6 +91,8 @@ interface Entry extends Materials {
   leases: number;
   /** No longer lent; its key is wiped once `leases` is 0. */
   retired: boolean;
+  /** Cancels the timer that retires the entry at max-age. */
+  cancelExpiry: () => void;
 }
 
 export class DataKeyCache implements DataKeySource {
@@ -87,6 +101,7 @@ export class DataKeyCache implements DataKeySource {
   readonly maxBytes: number;
   private readonly now: () => number;
   private readonly capacity: number;
+  private readonly setTimer: (ms: number, fire: () => void) => () => void;
   /** In least-recently-used order: a Map iterates in insertion order, and a use re-inserts. */
   private readonly entries = new Map<string, Entry>();
   /** Retired entries still held by a message, and uncached keys lent out: what close() must still wipe. */
@@ -110,6 +125,7 @@ export class DataKeyCache implements DataKeySource {
     this.maxBytes = maxBytes;
     this.now = options.now ?? (() => performance.now());
     this.capacity = options.capacity ?? DEFAULT_CACHE_CAPACITY;
+    this.setTimer = options.setTimer ?? unrefTimer;
     if (!Number.isInteger(this.capacity) || this.capacity < 1) throw new UsageError('data-key cache capacity must be at least 1');
   }
 
@@ -145,7 +161,8 @@ export class DataKeyCache implements DataKeySource {
     }
     // Over the byte limit on its first use: this message may have the key, the cache may not.
     if (plaintextLength !== undefined && plaintextLength > this.maxBytes) return this.lendUncached(materials);
-    const entry: Entry = { ...materials, id, createdAt: this.now(), messages: 0, bytes: 0, leases: 0, retired: false };
+    const entry: Entry = { ...materials, id, createdAt: this.now(), messages: 0, bytes: 0, leases: 0, retired: false, cancelExpiry: () => {} };
+    entry.cancelExpiry = this.setTimer(this.maxAgeMs, () => this.retire(entry));
     const racing = this.entries.get(id);
     if (racing) this.retire(racing);
     this.entries.set(id, entry);
@@ -232,6 +249,8 @@ export class DataKeyCache implements DataKeySource {
   /** Out of the cache; the key is wiped now, or when the last message holding it ends. */
   private retire(entry: Entry): void {
     if (this.entries.get(entry.id) === entry) this.entries.delete(entry.id);
+    entry.cancelExpiry();
+    if (entry.retired) return;
     entry.retired = true;
     if (entry.leases === 0) this.forget(entry);
     else this.outstanding.add(entry);
