@@ -6,9 +6,11 @@
 //
 // Each request is read whole, up to MAX_BODY bytes (413 beyond, before any
 // parsing), within the request timeout (so a slow client cannot hold a
-// connection), and gets exactly one audit line in the keystore's log, written
-// before the answer is sent: an answer whose audit line cannot be written is
-// not sent (500 instead).
+// connection), and gets exactly one `kms:<Operation>` audit line in the
+// keystore's log (the request: who, which key, the outcome), written before
+// the answer is sent: an answer whose audit line cannot be written is not sent
+// (500 instead). A key the request uses is also audited by the keystore, as
+// for any caller, so `envelope audit` shows local and served uses alike.
 
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
