@@ -101,17 +101,34 @@ function mebibytes(bytes: number): string {
   return `${bytes / (1024 * 1024)}M`;
 }
 
-// --discovery and its filter (the ESDK's discovery filter), for the commands that unwrap data keys.
-function discoveryOption(): Option {
-  return new Option('--discovery', 'unwrap a KMS data key with the KMS key the message names (any account unless filtered)');
+/** commander's Command with addOptions, for the groups of options that several commands share. */
+class EnvelopeCommand extends Command {
+  override createCommand(name?: string): EnvelopeCommand {
+    return new EnvelopeCommand(name);
+  }
+
+  addOptions(options: readonly Option[]): this {
+    for (const option of options) this.addOption(option);
+    return this;
+  }
 }
 
-function discoveryAccountOption(): Option {
-  return new Option('--discovery-account <id>', 'with --discovery: only KMS keys of this AWS account (repeatable)').argParser(collect).default([]);
+/** --discovery and its filter (the ESDK's discovery filter), for the commands that unwrap data keys. */
+function discoveryOptions(): Option[] {
+  return [
+    new Option('--discovery', 'unwrap a KMS data key with the KMS key the message names (any account unless filtered)'),
+    new Option('--discovery-account <id>', 'with --discovery: only KMS keys of this AWS account (repeatable)').argParser(collect).default([]),
+    new Option('--discovery-partition <partition>', "with --discovery-account: the accounts' partition (default: aws)"),
+  ];
 }
 
-function discoveryPartitionOption(): Option {
-  return new Option('--discovery-partition <partition>', "with --discovery-account: the accounts' partition (default: aws)");
+/** The limits on what a message may claim (src/core/limits.ts), for the commands that read messages. */
+function limitOptions(): Option[] {
+  return [
+    new Option('--max-encrypted-data-keys <n>', 'refuse messages with more wrapped data keys').default(String(DEFAULT_LIMITS.maxEncryptedDataKeys)),
+    new Option('--max-frame-size <size>', 'refuse frames larger than this').default(mebibytes(DEFAULT_LIMITS.maxFrameLength)),
+    new Option('--max-header-size <size>', 'refuse message headers larger than this').default(mebibytes(DEFAULT_LIMITS.maxHeaderLength)),
+  ];
 }
 
 function commitmentOption(): Option {
@@ -121,7 +138,7 @@ function commitmentOption(): Option {
 }
 
 export function buildProgram(): Command {
-  const program = new Command('envelope')
+  const program = new EnvelopeCommand('envelope')
     .description('Envelope encryption: AWS Encryption SDK messages under master keys that never leave their home')
     .addOption(
       new Option('-q, --quiet', 'print nothing on stderr but errors: no notes, summary lines, warnings, spinner or progress').conflicts('verbose'),
@@ -189,17 +206,13 @@ export function buildProgram(): Command {
     )
     .argument('[files...]', 'messages (and directories with -r); stdin when none or -')
     .option('-k, --key <key>', 'master key that may unwrap the data key (repeatable)', collect, [])
-    .addOption(discoveryOption())
-    .addOption(discoveryAccountOption())
-    .addOption(discoveryPartitionOption())
+    .addOptions(discoveryOptions())
     .option('-c, --context <key[=value]>', 'require a context pair (key=value) or key (key) (repeatable)', collect, [])
     .option('-o, --output <path>', 'output file, - for stdout, or an existing directory to put the outputs in')
     .option('-r, --recursive', 'walk directories and mirror their trees into -o DIR')
     .option('--suffix <suffix>', 'stripped from output file names (default: .enc or .encrypted; a name without it gets .dec)')
     .addOption(commitmentOption())
-    .option('--max-encrypted-data-keys <n>', 'refuse messages with more wrapped data keys', String(DEFAULT_LIMITS.maxEncryptedDataKeys))
-    .option('--max-frame-size <size>', 'refuse frames larger than this', mebibytes(DEFAULT_LIMITS.maxFrameLength))
-    .option('--max-header-size <size>', 'refuse message headers larger than this', mebibytes(DEFAULT_LIMITS.maxHeaderLength))
+    .addOptions(limitOptions())
     .option('--buffer', 'with stdout: hold all plaintext until the whole message (and signature) verifies')
     .addOption(
       new Option('--format <format>', 'check that the plaintext is dotenv or JSON before writing any of it').choices(['dotenv', 'json']),
@@ -223,9 +236,7 @@ export function buildProgram(): Command {
     )
     .argument('[file]', 'input file; stdin when omitted or -')
     .option('--json', 'print JSON')
-    .option('--max-encrypted-data-keys <n>', 'refuse messages with more wrapped data keys', String(DEFAULT_LIMITS.maxEncryptedDataKeys))
-    .option('--max-frame-size <size>', 'refuse frames larger than this', mebibytes(DEFAULT_LIMITS.maxFrameLength))
-    .option('--max-header-size <size>', 'refuse message headers larger than this', mebibytes(DEFAULT_LIMITS.maxHeaderLength))
+    .addOptions(limitOptions())
     .action(lazy(() => import('./commands/inspect.js'), 'run'));
 
   program
@@ -241,9 +252,7 @@ export function buildProgram(): Command {
     .argument('<file>', 'the encrypted dotenv file')
     .argument('<command...>', 'the command and its arguments, after -- (so that its options are not taken for envelope\'s)')
     .option('-k, --key <key>', 'master key that may unwrap the data key (repeatable)', collect, [])
-    .addOption(discoveryOption())
-    .addOption(discoveryAccountOption())
-    .addOption(discoveryPartitionOption())
+    .addOptions(discoveryOptions())
     .option('-c, --context <key[=value]>', 'require a context pair (key=value) or key (key) (repeatable)', collect, [])
     .addOption(commitmentOption())
     .option('--pristine', 'give COMMAND only the decrypted variables, not envelope\'s environment')
@@ -261,16 +270,12 @@ export function buildProgram(): Command {
     .argument('[files...]', 'messages; stdin when none or -')
     .option('--to <key>', 'new master key (repeatable)', collect, [])
     .option('--from <key>', 'key that may unwrap the current data key (repeatable; local keys are found without it)', collect, [])
-    .addOption(discoveryOption())
-    .addOption(discoveryAccountOption())
-    .addOption(discoveryPartitionOption())
+    .addOptions(discoveryOptions())
     .option('-o, --output <path>', 'output file, or - for stdout (one input)')
     .option('--in-place', 'replace each file atomically')
     .option('--new-data-key', 're-encrypt the body under a fresh data key')
     .addOption(commitmentOption())
-    .option('--max-encrypted-data-keys <n>', 'refuse messages with more wrapped data keys', String(DEFAULT_LIMITS.maxEncryptedDataKeys))
-    .option('--max-frame-size <size>', 'refuse frames larger than this', mebibytes(DEFAULT_LIMITS.maxFrameLength))
-    .option('--max-header-size <size>', 'refuse message headers larger than this', mebibytes(DEFAULT_LIMITS.maxHeaderLength))
+    .addOptions(limitOptions())
     .option('--force', 'overwrite an existing output file')
     .addHelpText('after', `\n${KEY_HELP}\n\nExamples:\n  envelope re-encrypt backups/*.enc --to alias/backups-2027 --in-place\n  envelope re-encrypt old.enc --from raw-aes:file=old.key,namespace=ns,name=k --to alias/new -o new.enc`)
     .action(lazy(() => import('./commands/re-encrypt.js'), 'run'));
