@@ -17,7 +17,7 @@ import { closeSync, constants, createReadStream, fstatSync, openSync, readSync, 
 import { access, stat } from 'node:fs/promises';
 import { type OnReadOpts, Socket, type SocketConstructorOpts } from 'node:net';
 import { ioError } from '../errors.js';
-import { BufferPool } from '../stream/buffer-pool.js';
+import { BufferPool, buffersHeldByWriter } from '../stream/buffer-pool.js';
 
 const READ_SIZE = 1024 * 1024;
 /** A pipe holds 64 KiB (Linux default), so a read returns at most that. */
@@ -71,7 +71,7 @@ export async function openInput(path: string | undefined): Promise<AsyncIterable
 
 /** Reads a regular file's descriptor to its end; EAGAIN (a non-blocking descriptor) falls back to a stream. */
 async function* readDescriptor(fd: number, name: string, fallback: () => AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-  const pool = new BufferPool(READ_SIZE, 4);
+  const pool = new BufferPool(READ_SIZE, 4 + buffersHeldByWriter(READ_SIZE));
   try {
     for (;;) {
       const buffer = pool.takeArrayBuffer();
@@ -107,7 +107,7 @@ function isStream(s: Stats | undefined): boolean {
  * chunks wait for the consumer.
  */
 async function* readStream(fd: number, name: string): AsyncGenerator<Uint8Array> {
-  const pool = new BufferPool(PIPE_READ_SIZE, PIPE_READ_AHEAD + 2);
+  const pool = new BufferPool(PIPE_READ_SIZE, PIPE_READ_AHEAD + 2 + buffersHeldByWriter(PIPE_READ_SIZE));
   const queue: Buffer[] = [];
   let paused = false;
   let ended = false;

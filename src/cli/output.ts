@@ -9,7 +9,7 @@ import { type FileHandle, link, open, rename, stat, unlink } from 'node:fs/promi
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { IoError, ioError, UsageError } from '../errors.js';
-import { release } from '../stream/buffer-pool.js';
+import { release, WRITER_HOLDS } from '../stream/buffer-pool.js';
 
 /** Temporary files to remove if the process is interrupted. */
 const pendingTemporaries = new Set<string>();
@@ -244,8 +244,12 @@ function writeConcatenated(buffers: Uint8Array[]): Promise<number> {
   });
 }
 
-/** Bytes left queued in a stream while more is read and sealed: about two batches. */
-const WRITE_BEHIND = 2 * BATCH_BYTES;
+/**
+ * Bytes left queued in a stream while more is read and sealed: two batches,
+ * so that with the batch being written the writer holds at most WRITER_HOLDS
+ * (pools keep buffers for that much: buffer-pool.ts).
+ */
+const WRITE_BEHIND = WRITER_HOLDS - 2 * BATCH_BYTES;
 
 /**
  * Writes to a pipe or socket through Node's stream: a batch of chunks at a

@@ -14,7 +14,7 @@
 
 import { IntegrityError } from '../errors.js';
 import { FINAL_FRAME_MARKER, MAX_FRAMES } from '../format/constants.js';
-import { BufferPool } from './buffer-pool.js';
+import { BufferPool, buffersHeldByWriter } from './buffer-pool.js';
 import type { ByteReader } from './byte-reader.js';
 import { FRAME_OVERHEAD, type FrameResult, keyCopy } from './frame-batch.js';
 import type { FramePool } from './frame-pool.js';
@@ -34,7 +34,7 @@ export async function* openInParallel(
   const frames = framesPerBatch(frameLength);
   const inFlight = IN_FLIGHT_PER_WORKER * pool.workers;
   const inputs = new BufferPool(frames * record, inFlight + 1);
-  const outputs = new BufferPool(frames * frameLength, inFlight + 2);
+  const outputs = new BufferPool(frames * frameLength, inFlight + 1 + buffersHeldByWriter(frames * frameLength));
   const jobs = new JobQueue();
   // A compact copy: a view would post its whole underlying buffer with every job.
   const messageId = new Uint8Array(p.messageId);

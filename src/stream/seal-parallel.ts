@@ -10,7 +10,7 @@
 
 import { UsageError } from '../errors.js';
 import { MAX_FRAMES } from '../format/constants.js';
-import { BufferPool, release } from './buffer-pool.js';
+import { BufferPool, buffersHeldByWriter, release } from './buffer-pool.js';
 import { type FrameResult, keyCopy, sealedFrames, sealedLength } from './frame-batch.js';
 import type { FramePool } from './frame-pool.js';
 import { JobQueue } from './job-queue.js';
@@ -33,7 +33,8 @@ export async function* sealInParallel(
   const batchBytes = framesPerBatch(frameLength) * frameLength;
   const inFlight = IN_FLIGHT_PER_WORKER * pool.workers;
   const inputs = new BufferPool(batchBytes, inFlight + 1);
-  const outputs = new BufferPool(sealedLength(frameLength, batchBytes, true), inFlight + 2);
+  const outputLength = sealedLength(frameLength, batchBytes, true);
+  const outputs = new BufferPool(outputLength, inFlight + 1 + buffersHeldByWriter(outputLength));
   const jobs = new JobQueue();
   // A compact copy: a view would post its whole underlying buffer with every job.
   const messageId = new Uint8Array(p.messageId);
