@@ -4,9 +4,12 @@
 //
 // A single executable application runs one CommonJS script and can require
 // only Node's built-in modules, so everything (commander, cosmiconfig, every
-// command) is bundled into one file without code splitting. The frame worker
-// has no file beside it to start from either: its source is inlined
-// (frame-worker-source.mjs). `pkg` is not used:
+// command) is bundled into one file without code splitting, except the heavy
+// packages (the AWS SDK, ora, chalk): as in dist/, each is a file of its own,
+// here an asset of the executable, compiled only when first required. Bundled
+// in, they cost RSS at every start. The frame worker has no file beside it to
+// start from either: its source is inlined (frame-worker-source.mjs). `pkg` is
+// not used:
 // it is archived and downloads Node binaries at build time, which cannot work
 // offline.
 
@@ -15,7 +18,7 @@ import { copyFileSync, chmodSync, mkdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { CJS_FOR_NODE } from './esbuild-options.mjs';
+import { buildSeparateFiles, CJS_FOR_NODE, SEPARATE, separatePackages } from './esbuild-options.mjs';
 import { frameWorkerSource } from './frame-worker-source.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -26,21 +29,46 @@ const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
 
 const workerSource = await frameWorkerSource().catch(() => process.exit(1));
 
+/**
+ * Runs inside the executable: compiles the asset `name` (a bundled CommonJS
+ * file that requires only Node's built-in modules) and returns its exports.
+ */
+function loadAsset(name) {
+  const source = require('node:sea').getAsset(name, 'utf8');
+  const module = { exports: {} };
+  const wrapper = require('node:vm').compileFunction(source, ['exports', 'require', 'module', '__filename', '__dirname'], { filename: name });
+  wrapper(module.exports, require, module, name, '.');
+  return module.exports;
+}
+
 await build({
   ...CJS_FOR_NODE,
   entryPoints: ['src/cli/main.ts'],
   outfile: join(work, 'envelope.cjs'),
+  // cosmiconfig's loader for .ts config files requires the TypeScript compiler
+  // (9 MiB of source, parsed at every start). envelope searches for no .ts
+  // config (src/cli/config.ts), so that require never runs.
+  external: ['typescript'],
+  plugins: [separatePackages((file) => `(${loadAsset})(${JSON.stringify(file)})`)],
   define: {
     ENVELOPE_VERSION: JSON.stringify(version),
     ENVELOPE_FRAME_WORKER_SOURCE: JSON.stringify(workerSource),
   },
 }).catch(() => process.exit(1));
 
+await buildSeparateFiles(work);
+
 const config = join(work, 'sea-config.json');
 writeFileSync(
   config,
   // The code cache spares compiling the whole bundle at every start.
-  JSON.stringify({ main: join(work, 'envelope.cjs'), output: join(work, 'envelope.blob'), disableExperimentalSEAWarning: true, useCodeCache: true }),
+  JSON.stringify({
+    main: join(work, 'envelope.cjs'),
+    output: join(work, 'envelope.blob'),
+    disableExperimentalSEAWarning: true,
+    useCodeCache: true,
+    assets: Object.fromEntries(Object.values(SEPARATE).map((file) => [file, join(work, file)])),
+  }),
 );
 execFileSync(process.execPath, ['--experimental-sea-config', config], { stdio: 'pipe' });
 

@@ -23,33 +23,11 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { CJS_FOR_NODE as common, ROOT as root } from './esbuild-options.mjs';
+import { buildSeparateFiles, CJS_FOR_NODE as common, ROOT as root, separatePackages } from './esbuild-options.mjs';
 import { frameWorkerSource } from './frame-worker-source.mjs';
 
 const dist = join(root, 'dist');
 const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-
-/** Packages that get a file of their own, by the name the main bundle requires them with. */
-const SEPARATE = { '@aws-sdk/client-kms': './aws-sdk.cjs', ora: './ora.cjs', chalk: './chalk.cjs' };
-
-/** Required from node_modules at run time. */
-const EXTERNAL = { cosmiconfig: 'cosmiconfig' };
-
-// Each such package becomes a one-line module in the bundle that requires its
-// file, so an import() of it stays lazy and goes through require: the bundle
-// must hold no import() of its own, since V8 drops the dynamic-import callback
-// of a script compiled from a code cache.
-const separately = {
-  name: 'separate-heavy-packages',
-  setup(b) {
-    const table = { ...SEPARATE, ...EXTERNAL };
-    // The package names the bundle imports go to one-line modules; what those require stays outside.
-    b.onResolve({ filter: /^(@aws-sdk\/client-kms|ora|chalk|cosmiconfig|\.\/(aws-sdk|ora|chalk)\.cjs)$/ }, (args) =>
-      args.namespace === 'separate' ? { path: args.path, external: true } : { path: args.path, namespace: 'separate' },
-    );
-    b.onLoad({ filter: /.*/, namespace: 'separate' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(table[args.path])});`, loader: 'js' }));
-  },
-};
 
 // The code cache goes first: V8 checks a cache against the source's length,
 // not its bytes, so a cache must never outlive the bundle it was made from
@@ -66,20 +44,14 @@ await build({
   entryPoints: ['src/cli/main.ts'],
   outfile: join(dist, 'envelope.cjs'),
   sourcemap: 'linked',
-  plugins: [separately],
+  // Each separate package's file is required from beside the bundle; cosmiconfig from node_modules.
+  plugins: [separatePackages((file) => `require(${JSON.stringify(`./${file}`)})`, ['cosmiconfig'])],
   define: {
     ENVELOPE_VERSION: JSON.stringify(version),
     ENVELOPE_FRAME_WORKER_SOURCE: JSON.stringify(await frameWorkerSource()),
   },
 });
-// An import() of a CommonJS file gets its module.exports as the default export
-// (Node's rule, which esbuild follows for our ESM source): ora's file exports
-// ora itself, so `const { default: ora } = await import('ora')` finds it.
-const EXPORTS = { ora: "require('ora').default" };
-for (const [name, file] of Object.entries(SEPARATE)) {
-  const contents = `module.exports = ${EXPORTS[name] ?? `require('${name}')`};`;
-  await build({ ...common, stdin: { contents, resolveDir: root }, outfile: join(dist, file) });
-}
+await buildSeparateFiles(dist);
 
 // The training run: a local key, a 1 KiB message, and its decrypt, in a
 // scratch keystore. bin/envelope writes the cache when
@@ -98,4 +70,4 @@ try {
   rmSync(scratch, { recursive: true, force: true });
 }
 if (!readdirSync(dist).includes('envelope.cjs.cache')) throw new Error('the training run wrote no code cache');
-if (/[^\w$.]import\(/.test(readFileSync(join(dist, 'envelope.cjs'), 'utf8'))) throw new Error('dist/envelope.cjs holds an import(): see separately');
+if (/[^\w$.]import\(/.test(readFileSync(join(dist, 'envelope.cjs'), 'utf8'))) throw new Error('dist/envelope.cjs holds an import(): see separatePackages in esbuild-options.mjs');

@@ -1,7 +1,10 @@
 // The esbuild options every bundle of ours shares: one CommonJS file for the
 // Node we support, bundled whole (build.mjs, build-binary.mjs,
-// frame-worker-source.mjs).
+// frame-worker-source.mjs); and the heavy packages that both builds keep out
+// of the main bundle, each in a file of its own that is loaded when first used.
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -14,3 +17,42 @@ export const CJS_FOR_NODE = {
   logLevel: 'warning',
   legalComments: 'none',
 };
+
+/** Packages that get a file of their own, by the name the main bundle imports them with. */
+export const SEPARATE = { '@aws-sdk/client-kms': 'aws-sdk.cjs', ora: 'ora.cjs', chalk: 'chalk.cjs' };
+
+/**
+ * An esbuild plugin: each import of a SEPARATE package becomes a one-line
+ * module, `module.exports = <load(its file)>`, and each of `external` a
+ * `module.exports = require(name)`, so that an import() of one stays lazy and
+ * goes through require. The bundle must hold no import() of its own: V8 drops
+ * the dynamic-import callback of a script compiled from a code cache.
+ */
+export function separatePackages(load, external = []) {
+  const names = [...Object.keys(SEPARATE), ...external].map((n) => n.replace(/[/.]/g, '\\$&'));
+  return {
+    name: 'separate-heavy-packages',
+    setup(b) {
+      // What a one-line module requires stays outside the bundle.
+      b.onResolve({ filter: /.*/, namespace: 'separate' }, (args) => ({ path: args.path, external: true }));
+      b.onResolve({ filter: new RegExp(`^(${names.join('|')})$`) }, (args) => ({ path: args.path, namespace: 'separate' }));
+      b.onLoad({ filter: /.*/, namespace: 'separate' }, (args) => ({
+        contents: `module.exports = ${external.includes(args.path) ? `require(${JSON.stringify(args.path)})` : load(SEPARATE[args.path])};`,
+        loader: 'js',
+      }));
+    },
+  };
+}
+
+// An import() of a CommonJS file gets its module.exports as the default export
+// (Node's rule, which esbuild follows for our ESM source): ora's file exports
+// ora itself, so `const { default: ora } = await import('ora')` finds it.
+const EXPORTS = { ora: "require('ora').default" };
+
+/** Builds each SEPARATE package into `dir`, bundled whole. */
+export async function buildSeparateFiles(dir) {
+  for (const [name, file] of Object.entries(SEPARATE)) {
+    const contents = `module.exports = ${EXPORTS[name] ?? `require('${name}')`};`;
+    await build({ ...CJS_FOR_NODE, stdin: { contents, resolveDir: ROOT }, outfile: join(dir, file) });
+  }
+}
