@@ -98,22 +98,28 @@ const FLUSH_EVERY = 64 * 1024 * 1024;
 async function writeAll(handle: FileHandle, source: AsyncIterable<Uint8Array>, path: string): Promise<void> {
   let unflushed = 0;
   let flushing: Promise<void> | undefined;
+  // Linux reports a failed write-back once per descriptor: to the flush that
+  // saw it, not to a later fsync. So a flush's failure is kept and fails the file.
+  let flushFailure: unknown;
   try {
     await writeBatched(source, async (batch) => {
+      if (flushFailure !== undefined) throw flushFailure;
       const written = (await handle.writev(batch)).bytesWritten;
       unflushed += written;
       if (unflushed >= FLUSH_EVERY && !flushing) {
         unflushed = 0;
-        flushing = handle.datasync().finally(() => (flushing = undefined));
-        // Awaited below (or by the final sync); a failure here fails that.
-        flushing.catch(() => undefined);
+        flushing = handle
+          .datasync()
+          .catch((e: unknown) => void (flushFailure ??= e))
+          .finally(() => (flushing = undefined));
       }
       return written;
     });
     await flushing;
+    if (flushFailure !== undefined) throw flushFailure;
     await handle.sync();
   } catch (e) {
-    await flushing?.catch(() => undefined);
+    await flushing;
     throw ioError(e, 'write', path);
   }
 }
