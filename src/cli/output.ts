@@ -59,7 +59,7 @@ export async function writeFileAtomically(
   }
   pendingTemporaries.add(temporary);
   try {
-    await writeAll(handle, source, path);
+    await writeDurably(handle, source, path);
     await handle.close();
     handle = undefined;
     await publish(temporary, path, options.force);
@@ -93,9 +93,16 @@ async function writeSpecial(path: string, source: AsyncIterable<Uint8Array>): Pr
  * so without these a large output would reach the disk only at the final
  * fsync, after the whole copy; with them the disk writes while we read.
  */
-const FLUSH_EVERY = 64 * 1024 * 1024;
+export const FLUSH_EVERY = 64 * 1024 * 1024;
 
-async function writeAll(handle: FileHandle, source: AsyncIterable<Uint8Array>, path: string): Promise<void> {
+/** What writeDurably needs of a file handle (a FileHandle; tests give a stand-in). */
+export type WritableFile = Pick<FileHandle, 'writev' | 'datasync' | 'sync'>;
+
+/**
+ * Writes all of `source` to `handle` and fsyncs it, flushing in the background
+ * as it goes; any failure, a background flush's included, is an IoError naming `path`.
+ */
+export async function writeDurably(handle: WritableFile, source: AsyncIterable<Uint8Array>, path: string): Promise<void> {
   let unflushed = 0;
   let flushing: Promise<void> | undefined;
   // Linux reports a failed write-back once per descriptor: to the flush that
