@@ -16,6 +16,12 @@
 // (ByteReader.pass) cannot free the rest from under its owner. A consumer that never releases costs only an allocation, as
 // before: the pool then makes a new buffer. release() of any other chunk does
 // nothing, so consumers may call it on whatever they receive.
+//
+// A producer may also hand over a buffer of its own that nothing else holds
+// (node:crypto's output for one frame): markFreeable(buffer), and the last
+// consumer's release() frees its memory at once (free-memory.ts).
+
+import { freeMemory } from './free-memory.js';
 
 /**
  * Bytes of lent chunks that a writer may still hold, unreleased (src/cli/output.ts:
@@ -30,6 +36,19 @@ export const WRITER_HOLDS = 4 * 1024 * 1024;
 /** Buffers of `byteLength` bytes enough to cover what a writer holds. */
 export function buffersHeldByWriter(byteLength: number): number {
   return Math.ceil(WRITER_HOLDS / byteLength);
+}
+
+/** ArrayBuffers of buffers handed over by markFreeable, to be freed when released. */
+const freeable = new WeakSet<ArrayBufferLike>();
+
+/**
+ * Marks `buffer`, which its producer hands over and keeps no view of, to be
+ * freed by release() once consumed. Returns it, for use in an expression.
+ */
+export function markFreeable<T extends Uint8Array>(buffer: T): T {
+  // Only a buffer with an ArrayBuffer of its own: never a slice of a shared one.
+  if (buffer.byteOffset === 0 && buffer.byteLength === buffer.buffer.byteLength) freeable.add(buffer.buffer);
+  return buffer;
 }
 
 /** Which pool lent each ArrayBuffer that is out on loan, and the length of the chunk it was lent as. */
@@ -80,12 +99,16 @@ export class BufferPool {
 
 /**
  * Gives the memory behind `chunk` back to the pool that lent it, if `chunk` is
- * a lent chunk as it was lent: a part of one (a view someone cut from it, who
- * may still hold the rest) does nothing. The caller promises not to use the
- * chunk afterwards.
+ * a lent chunk as it was lent, or frees it if it was marked freeable; a part
+ * of either (a view someone cut from it, who may still hold the rest) does
+ * nothing. The caller promises not to use the chunk afterwards.
  */
 export function release(chunk: Uint8Array): void {
   if (isLent(chunk)) releaseMemory(chunk.buffer);
+  else if (freeable.has(chunk.buffer) && chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength) {
+    freeable.delete(chunk.buffer);
+    freeMemory(chunk);
+  }
 }
 
 /** Whether `chunk` is a lent chunk as it was lent (not a part of one). */

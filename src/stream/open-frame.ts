@@ -8,6 +8,7 @@ import { type ContentType, IV_LENGTH, TAG_LENGTH } from '../format/constants.js'
 import type { Verifier } from '../format/footer.js';
 import { type BodyAadKind, bodyAad } from '../format/frame.js';
 import type { AlgorithmSuite } from '../format/suites.js';
+import { markFreeable } from './buffer-pool.js';
 import type { ByteReader } from './byte-reader.js';
 
 export interface OpenParams {
@@ -44,7 +45,8 @@ export function openFrame(
         : `frame ${sequenceNumber} does not authenticate: the message was altered`,
     );
   }
-  return plaintext;
+  // The writer frees each frame's plaintext once written (buffer-pool.ts).
+  return markFreeable(plaintext);
 }
 
 /** Reads the final frame after its marker (0xFFFFFFFF, already consumed) and opens it. */

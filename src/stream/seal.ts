@@ -9,7 +9,7 @@ import { UsageError } from '../errors.js';
 import { FINAL_FRAME_MARKER, MAX_FRAMES, TAG_LENGTH } from '../format/constants.js';
 import { bodyAad, FINAL_FRAME_HEADER_LENGTH, frameIv, REGULAR_FRAME_HEADER_LENGTH } from '../format/frame.js';
 import type { AlgorithmSuite } from '../format/suites.js';
-import { release } from './buffer-pool.js';
+import { markFreeable, release } from './buffer-pool.js';
 import type { FramePool } from './frame-pool.js';
 import { canRunInParallel, defaultParallelOptions, type ParallelOptions, startFramePool, workerLocation } from './parallel.js';
 import { sealInParallel } from './seal-parallel.js';
@@ -36,7 +36,8 @@ export function sealFrameParts(p: SealParams, sequenceNumber: number, plaintext:
   at = header.writeUInt32BE(sequenceNumber, at);
   at += iv.copy(header, at);
   if (final) header.writeUInt32BE(plaintext.length, at);
-  const ciphertext = cipher.update(plaintext);
+  // The writer frees each frame's ciphertext once written (buffer-pool.ts).
+  const ciphertext = markFreeable(cipher.update(plaintext));
   cipher.final(); // GCM: no output
   return [header, ciphertext, cipher.getAuthTag()];
 }
