@@ -21,7 +21,7 @@
 // (node:crypto's output for one frame): markFreeable(buffer), and the last
 // consumer's release() frees its memory at once (free-memory.ts).
 
-import { freeMemory } from './free-memory.js';
+import { freeMemory, spansItsMemory } from './free-memory.js';
 
 /**
  * Bytes of lent chunks that a writer may still hold, unreleased (src/cli/output.ts:
@@ -47,7 +47,7 @@ const freeable = new WeakSet<ArrayBufferLike>();
  */
 export function markFreeable<T extends Uint8Array>(buffer: T): T {
   // Only a buffer with an ArrayBuffer of its own: never a slice of a shared one.
-  if (buffer.byteOffset === 0 && buffer.byteLength === buffer.buffer.byteLength) freeable.add(buffer.buffer);
+  if (spansItsMemory(buffer)) freeable.add(buffer.buffer);
   return buffer;
 }
 
@@ -105,7 +105,7 @@ export class BufferPool {
  */
 export function release(chunk: Uint8Array): void {
   if (isLent(chunk)) releaseMemory(chunk.buffer);
-  else if (freeable.has(chunk.buffer) && chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength) {
+  else if (freeable.has(chunk.buffer) && spansItsMemory(chunk)) {
     freeable.delete(chunk.buffer);
     freeMemory(chunk);
   }

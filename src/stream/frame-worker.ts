@@ -4,20 +4,17 @@
 // executable (scripts/build-binary.mjs).
 
 import { parentPort } from 'node:worker_threads';
-import { type Dispose, type FrameJob, type FrameResult, openBatch, sealBatch } from './frame-batch.js';
+import { type FrameJob, type FrameResult, openBatch, sealBatch } from './frame-batch.js';
 import { freeMemory } from './free-memory.js';
 
 const port = parentPort;
 if (!port) throw new Error('frame-worker runs only as a worker thread');
 
-// Every frame's node:crypto output is a fresh 64 KiB buffer: once copied into
-// the batch, it is freed at once (free-memory.ts says why).
-const dispose: Dispose = freeMemory;
-
 port.on('message', (job: FrameJob) => {
   let result: Omit<FrameResult, 'id' | 'input' | 'output'>;
   try {
-    result = job.kind === 'seal' ? { length: sealBatch(job, dispose) } : openBatch(job, dispose);
+    // Every frame's node:crypto output is freed once copied into the batch (free-memory.ts says why).
+    result = job.kind === 'seal' ? { length: sealBatch(job, freeMemory) } : openBatch(job, freeMemory);
   } catch (e) {
     result = { length: 0, error: e instanceof Error ? e.message : String(e) };
   } finally {

@@ -12,13 +12,18 @@ type Transfer = (this: ArrayBuffer, length?: number) => ArrayBuffer;
 
 let transfer: Transfer | null | undefined;
 
+/** Whether `buffer` is all of its ArrayBuffer: not a part of one that others may hold views of. */
+export function spansItsMemory(buffer: Uint8Array): boolean {
+  return buffer.byteOffset === 0 && buffer.byteLength === buffer.buffer.byteLength;
+}
+
 /**
  * Detaches the ArrayBuffer behind `buffer`, if `buffer` spans all of it (never
  * a slice of Node's shared pool); afterwards every view of it is empty. Does
  * nothing where this Node cannot detach (the collector then frees it).
  */
 export function freeMemory(buffer: Uint8Array): void {
-  if (buffer.byteOffset !== 0 || buffer.buffer.byteLength !== buffer.byteLength || buffer.byteLength === 0) return;
+  if (!spansItsMemory(buffer) || buffer.byteLength === 0) return;
   transfer ??= freeingTransfer() ?? null;
   transfer?.call(buffer.buffer as ArrayBuffer, 0);
 }
