@@ -2,25 +2,28 @@
 // frame-pool.ts): the same sealed bytes as the single-thread path for the same
 // key and message id, the same plaintext and the same error for every
 // tampering when opening, no worker for a small message, and none left busy,
-// nor a process left hanging, when a run stops early.
+// nor a process left hanging, when a run stops early. The same again when the
+// workers write to the output themselves (src/stream/direct-output.ts).
 //
 // The stream functions run from src/ with the worker as the builds inline it:
 // its bundled source (scripts/frame-worker-source.mjs), started with eval.
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ContentType, FINAL_FRAME_MARKER } from '../src/format/constants.js';
 import type { AlgorithmSuite } from '../src/format/suites.js';
 import { suiteById } from '../src/format/suites.js';
 import { ByteReader } from '../src/stream/byte-reader.js';
+import { type DirectOutput, WriteTurns, writeFully } from '../src/stream/direct-output.js';
+import { keyCopy } from '../src/stream/frame-batch.js';
 import { framePool, runningFramePool } from '../src/stream/frame-pool.js';
 import { openBody } from '../src/stream/open.js';
 import { framesPerBatch, PARALLEL_THRESHOLD, type ParallelOptions } from '../src/stream/parallel.js';
 import { sealFrames } from '../src/stream/seal.js';
-import { chunks, collect, ENVELOPE, REPO_ROOT, runCli, workdirs } from './helpers.js';
+import { chunks, collect, ENVELOPE, REPO_ROOT, runCli, tempDir, workdirs } from './helpers.js';
 
 /** The worker's bundled source, as scripts/build.mjs and build-binary.mjs put it in the bundle. */
 const WORKER = {
@@ -199,6 +202,195 @@ function flip(b: Buffer, at: number): Buffer {
   return c;
 }
 
+/**
+ * Runs `produce` against a file as src/cli/output.ts does: what it yields is
+ * written to the same descriptor the workers write to, and flush() writes what
+ * is held. What was yielded before an error is written too, so the file is all
+ * that came out, as in `open`.
+ */
+async function throughDescriptor(produce: (direct: DirectOutput) => AsyncIterable<Uint8Array>, flags = 'w') {
+  const dir = tempDir('envelope-direct-');
+  const path = join(dir.path, 'out');
+  closeSync(openSync(path, 'w'));
+  const fd = openSync(path, flags);
+  let held: Uint8Array[] = [];
+  let byWorkers = 0;
+  let byConsumer = 0;
+  const flush = async () => {
+    byConsumer += writeFully(fd, held);
+    held = [];
+  };
+  const direct: DirectOutput = { fd, flush, wrote: (n) => (byWorkers += n) };
+  let error: string | undefined;
+  try {
+    for await (const chunk of produce(direct)) held.push(Buffer.from(chunk));
+  } catch (e) {
+    error = `${(e as Error).name}: ${(e as Error).message}`;
+  }
+  try {
+    await flush();
+  } catch {
+    // a descriptor that takes no writes: the error above says so
+  }
+  closeSync(fd);
+  const written = readFileSync(path);
+  dir.cleanup();
+  return { written, error, byWorkers, byConsumer };
+}
+
+describe('workers writing their batches themselves', () => {
+  const F = 4096;
+  const B = framesPerBatch(F) * F;
+  const params = { suite: SUITE, key: KEY, messageId: MESSAGE_ID, frameLength: F };
+
+  it('seal: the bytes one thread yields, in order, with one worker and with two', async () => {
+    for (const size of [0, 1, F, B - 1, B, B + 1, 5 * B + 3 * F + 7]) {
+      const plaintext = bytes(size, 9);
+      const expected = await seal(plaintext, F, ONE_THREAD, 1);
+      for (const threads of [2, 3]) {
+        const out = await throughDescriptor((direct) => sealFrames(pieces(plaintext, 1), params, workersAtOnce(threads), direct));
+        expect(out.error).toBeUndefined();
+        expect(out.written.equals(expected), `${size} bytes, ${threads - 1} workers`).toBe(true);
+        // Past the first piece, the workers wrote everything, the final frame included.
+        expect(out.byWorkers + out.byConsumer).toBe(expected.length);
+        expect(out.byConsumer).toBeLessThan(F + 64);
+      }
+    }
+  });
+
+  describe('open', () => {
+    const frames = 5 * framesPerBatch(F) + 10;
+    const plaintext = bytes(frames * F - 100, 10);
+    const record = F + 32;
+    const late = 4 * framesPerBatch(F) + 3; // in the fifth batch
+    let body: Buffer;
+
+    beforeAll(async () => {
+      body = await seal(plaintext, F, ONE_THREAD);
+    });
+
+    const opened = (b: Buffer, threads: number) =>
+      throughDescriptor((direct) =>
+        openBody(new ByteReader(chunks(b, 7777)), { ...params, contentType: ContentType.Framed, maxBodyLength: MiB }, workersAtOnce(threads), direct),
+      );
+
+    it('the plaintext one thread gives, with one worker and with two', async () => {
+      for (const threads of [2, 3]) {
+        const out = await opened(body, threads);
+        expect(out.error).toBeUndefined();
+        expect(out.written.equals(plaintext)).toBe(true);
+        expect(out.byWorkers).toBeGreaterThan(plaintext.length - F - 8000);
+      }
+    });
+
+    const tamperings: Record<string, (b: Buffer) => Buffer> = {
+      'an early frame flipped': (b) => flip(b, 3 * record + 40),
+      'a late frame flipped': (b) => flip(b, (late - 1) * record + 16 + 100),
+      'a late frame dropped': (b) => Buffer.concat([b.subarray(0, (late - 1) * record), b.subarray(late * record)]),
+      'cut inside a late frame': (b) => b.subarray(0, (late - 1) * record + 700),
+      'the final frame flipped': (b) => flip(b, b.length - 20),
+    };
+    for (const [name, tamper] of Object.entries(tamperings)) {
+      it(`${name}: the frames before it are written, none after, then the same error as one thread`, async () => {
+        const tampered = tamper(body);
+        const expected = await open(tampered, F, ONE_THREAD);
+        expect(expected.error).toMatch(/^IntegrityError: /);
+        for (const threads of [2, 3]) {
+          const out = await opened(tampered, threads);
+          expect(out.error).toBe(expected.error);
+          expect(out.written.length).toBe(expected.plaintext.length);
+          expect(out.written.equals(expected.plaintext)).toBe(true);
+        }
+      });
+    }
+  });
+
+  it('a batch with a frame that does not authenticate writes the frames before it, and stops the batches after it', async () => {
+    const pool = runningFramePool() ?? framePool(1, WORKER);
+    await pool.whenSettled();
+    const body = await seal(bytes(9 * F, 14), F, ONE_THREAD);
+    const record = F + 32;
+    const tampered = flip(body, record + 100); // frame 2
+    const turns = new WriteTurns();
+    const dir = tempDir('envelope-direct-');
+    const path = join(dir.path, 'out');
+    const fd = openSync(path, 'w');
+    try {
+      // Both batches are in flight before either is answered.
+      const batch = (index: number, first: number) =>
+        pool.run({
+          kind: 'open',
+          id: 0,
+          cipher: SUITE.cipher,
+          key: keyCopy(KEY),
+          messageId: new Uint8Array(MESSAGE_ID),
+          frameLength: F,
+          firstSequence: first,
+          input: new Uint8Array(tampered.subarray((first - 1) * record, (first + 3) * record)).buffer,
+          frames: 4,
+          direct: { fd, turns: turns.memory, index },
+        });
+      const [failed, after] = await Promise.all([batch(0, 1), batch(1, 5)]);
+      expect(failed).toMatchObject({ length: F, failedSequence: 2 });
+      expect(after).toMatchObject({ length: 0, unwritten: true });
+      expect(readFileSync(path).equals((await open(body, F, ONE_THREAD)).plaintext.subarray(0, F))).toBe(true);
+    } finally {
+      closeSync(fd);
+      dir.cleanup();
+    }
+  });
+
+  it('a write that fails (a read-only descriptor) fails the run with its system error, and leaves no job in flight', async () => {
+    const plaintext = bytes(6 * B, 11);
+    const out = await throughDescriptor((direct) => sealFrames(pieces(plaintext, 1), params, workersAtOnce(3), direct), 'r');
+    expect(out.error).toMatch(/EBADF/);
+    expect(out.written.length).toBe(0);
+    expect(runningFramePool()?.idle).toBe(true);
+  });
+
+  it('a run given up part way returns only once no worker writes any more', async () => {
+    const plaintext = bytes(12 * B, 12);
+    const dir = tempDir('envelope-direct-');
+    const fd = openSync(join(dir.path, 'out'), 'w');
+    try {
+      let wrote = 0;
+      const direct: DirectOutput = { fd, flush: async () => undefined, wrote: (n) => (wrote += n) };
+      // Nothing is yielded past the first piece: the run is stopped by its input.
+      let fed = 0;
+      async function* input(): AsyncGenerator<Uint8Array> {
+        for await (const c of pieces(plaintext, 1)) {
+          yield c;
+          fed += c.length;
+          if (fed > 4 * B) throw new Error('input failed');
+        }
+      }
+      const failing = sealFrames(input(), params, workersAtOnce(3), direct);
+      await expect(collect(failing)).rejects.toThrow('input failed');
+      expect(runningFramePool()?.idle).toBe(true);
+      expect(wrote).toBeGreaterThan(0);
+    } finally {
+      closeSync(fd);
+      dir.cleanup();
+    }
+  });
+});
+
+describe('writeFully', () => {
+  it('writes everything to a descriptor left non-blocking, waiting out EAGAIN', async () => {
+    const dir = tempDir('envelope-direct-');
+    const path = join(dir.path, 'out');
+    // A slow reader on the far side of a pipe whose near end libuv made non-blocking.
+    const child = spawn('sh', ['-c', `sleep 0.2; cat > '${path}'`], { stdio: ['pipe', 'ignore', 'inherit'] });
+    const fd = (child.stdin as unknown as { _handle: { fd: number } })._handle.fd;
+    const data = bytes(4 * MiB, 13);
+    expect(writeFully(fd, [data.subarray(0, 100), data.subarray(100)])).toBe(data.length);
+    child.stdin.end();
+    await new Promise((resolve) => child.on('exit', resolve));
+    expect(readFileSync(path).equals(data)).toBe(true);
+    dir.cleanup();
+  });
+});
+
 describe('when workers start', () => {
   it('a 1 KiB message is sealed and opened without one; a 20 MiB one starts them past the threshold', async () => {
     await runningFramePool()?.close();
@@ -273,6 +465,30 @@ describe('bin/envelope', () => {
       }
     });
   }
+
+  it('workers write to -o FILE and to a file on stdout as they do to a pipe', async () => {
+    const plain = join(dir, 'plain');
+    writeFileSync(plain, plaintext);
+    const sealed = join(dir, 'sealed.enc');
+    const encrypted = await run(['encrypt', '-k', key, plain, '-o', sealed], new Uint8Array(0));
+    expect(encrypted.stderr).toBe('');
+    expect(encrypted.code).toBe(0);
+    for (const threads of ['1', '2']) {
+      const out = join(dir, `opened-${threads}`);
+      const fd = openSync(out, 'w');
+      const code = await new Promise<number | null>((resolve, reject) => {
+        const child = spawn(process.execPath, [ENVELOPE, 'decrypt', '-k', key, sealed, '-o', '-'], {
+          cwd: dir,
+          env: { ...process.env, ENVELOPE_THREADS: threads },
+          stdio: ['ignore', fd, 'inherit'],
+        });
+        child.on('error', reject).on('exit', resolve);
+      });
+      closeSync(fd);
+      expect(code).toBe(0);
+      expect(readFileSync(out).equals(plaintext), `${threads} thread(s)`).toBe(true);
+    }
+  });
 
   it('a frame flipped late in the message: exit 5 and the same error with workers and without', async () => {
     const message = (await run(['encrypt', '-k', key], plaintext)).stdout;

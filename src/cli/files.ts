@@ -8,7 +8,7 @@ import { mkdir, readdir, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { EnvelopeError, type ErrorCode, IoError, ioError, UsageError } from '../errors.js';
 import { isStdio } from './input.js';
-import { assertNotSameFile, refuseExisting, writeFileAtomically, writeStdout } from './output.js';
+import { assertNotSameFile, type Output, refuseExisting, writeFileAtomically, writeStdout } from './output.js';
 import { loadColors, note, palette, problem } from './terminal.js';
 
 export type Direction = 'encrypt' | 'decrypt';
@@ -107,7 +107,7 @@ export async function planOutputs(inputs: readonly string[], options: BatchOptio
 /** Where one message's bytes go: the writer, and whether it is stdout (where --buffer applies). */
 export interface Destination {
   readonly toStdout: boolean;
-  write(bytes: AsyncIterable<Uint8Array>): Promise<void>;
+  write(bytes: Output): Promise<void>;
 }
 
 /**

@@ -4,12 +4,15 @@
 // removed, so no partial output ever appears and an existing file is untouched.
 
 import { randomBytes } from 'node:crypto';
-import { fstatSync, unlinkSync, writevSync } from 'node:fs';
+import { fstatSync, type Stats, unlinkSync, writev, writevSync } from 'node:fs';
 import { type FileHandle, link, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
+import { isatty } from 'node:tty';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { IoError, ioError, UsageError } from '../errors.js';
 import { release, WRITER_HOLDS } from '../stream/buffer-pool.js';
+import type { DirectOutput } from '../stream/direct-output.js';
 
 /** Temporary files to remove if the process is interrupted. */
 const pendingTemporaries = new Set<string>();
@@ -23,6 +26,19 @@ export function removeTemporariesSync(): void {
     }
   }
   pendingTemporaries.clear();
+}
+
+/**
+ * Makes the bytes to write, given a descriptor that worker threads may write
+ * to themselves (src/stream/direct-output.ts), or undefined where there is none.
+ */
+export type Producer = (direct: DirectOutput | undefined) => AsyncIterable<Uint8Array>;
+
+/** What a writer writes: bytes, or a producer of bytes that may be offered the descriptor. */
+export type Output = AsyncIterable<Uint8Array> | Producer;
+
+function bytesOf(output: Output, direct?: DirectOutput): AsyncIterable<Uint8Array> {
+  return typeof output === 'function' ? output(direct) : output;
 }
 
 export interface FileOutputOptions {
@@ -40,14 +56,10 @@ export async function refuseExisting(path: string, force: boolean): Promise<void
   }
 }
 
-export async function writeFileAtomically(
-  path: string,
-  source: AsyncIterable<Uint8Array>,
-  options: FileOutputOptions,
-): Promise<void> {
+export async function writeFileAtomically(path: string, source: Output, options: FileOutputOptions): Promise<void> {
   // A device or pipe (-o /dev/null, a FIFO) cannot be replaced by rename: write to it as it is.
   const existing = await stat(path).catch(() => undefined);
-  if (existing && !existing.isFile() && !existing.isDirectory()) return writeSpecial(path, source);
+  if (existing && !existing.isFile() && !existing.isDirectory()) return writeSpecial(path, bytesOf(source));
   if (existing?.isDirectory()) throw new IoError(`${path} is a directory`);
   await refuseExisting(path, options.force);
   const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
@@ -95,33 +107,42 @@ async function writeSpecial(path: string, source: AsyncIterable<Uint8Array>): Pr
  */
 export const FLUSH_EVERY = 64 * 1024 * 1024;
 
-/** What writeDurably needs of a file handle (a FileHandle; tests give a stand-in). */
-export type WritableFile = Pick<FileHandle, 'writev' | 'datasync' | 'sync'>;
+/** What writeDurably needs of a file handle (a FileHandle; tests give a stand-in, without a descriptor). */
+export type WritableFile = Pick<FileHandle, 'writev' | 'datasync' | 'sync'> & Partial<Pick<FileHandle, 'fd'>>;
 
 /**
  * Writes all of `source` to `handle` and fsyncs it, flushing in the background
- * as it goes; any failure, a background flush's included, is an IoError naming `path`.
+ * as it goes; any failure, a background flush's included, is an IoError naming
+ * `path`. A producer is offered the handle's descriptor, and what workers
+ * write there counts towards the flushes as well.
  */
-export async function writeDurably(handle: WritableFile, source: AsyncIterable<Uint8Array>, path: string): Promise<void> {
+export async function writeDurably(handle: WritableFile, source: Output, path: string): Promise<void> {
   let unflushed = 0;
   let flushing: Promise<void> | undefined;
   // Linux reports a failed write-back once per descriptor: to the flush that
   // saw it, not to a later fsync. So a flush's failure is kept and fails the file.
   let flushFailure: unknown;
+  const count = (written: number) => {
+    unflushed += written;
+    if (unflushed >= FLUSH_EVERY && !flushing) {
+      unflushed = 0;
+      flushing = handle
+        .datasync()
+        .catch((e: unknown) => void (flushFailure ??= e))
+        .finally(() => (flushing = undefined));
+    }
+  };
   try {
-    await writeBatched(source, async (batch) => {
-      if (flushFailure !== undefined) throw flushFailure;
-      const written = (await handle.writev(batch)).bytesWritten;
-      unflushed += written;
-      if (unflushed >= FLUSH_EVERY && !flushing) {
-        unflushed = 0;
-        flushing = handle
-          .datasync()
-          .catch((e: unknown) => void (flushFailure ??= e))
-          .finally(() => (flushing = undefined));
-      }
-      return written;
-    });
+    await writeBatched(
+      source,
+      async (batch) => {
+        if (flushFailure !== undefined) throw flushFailure;
+        const written = (await handle.writev(batch)).bytesWritten;
+        count(written);
+        return written;
+      },
+      handle.fd === undefined ? undefined : { fd: handle.fd, wrote: count },
+    );
     await flushing;
     if (flushFailure !== undefined) throw flushFailure;
     await handle.sync();
@@ -135,17 +156,48 @@ export async function writeDurably(handle: WritableFile, source: AsyncIterable<U
 const BATCH_BYTES = 1024 * 1024;
 const BATCH_BUFFERS = 256;
 
+/** Chunks gathered into batches of about BATCH_BYTES (or BATCH_BUFFERS chunks); empty ones are left out. */
+class Batcher {
+  private batch: Uint8Array[] = [];
+  private size = 0;
+
+  /** Adds `chunk`; returns the batch if that filled it. */
+  add(chunk: Uint8Array): Uint8Array[] | undefined {
+    if (chunk.length === 0) return undefined;
+    this.batch.push(chunk);
+    this.size += chunk.length;
+    return this.size >= BATCH_BYTES || this.batch.length >= BATCH_BUFFERS ? this.take() : undefined;
+  }
+
+  /** Whatever is held, as a batch (possibly empty). */
+  take(): Uint8Array[] {
+    const batch = this.batch;
+    this.batch = [];
+    this.size = 0;
+    return batch;
+  }
+}
+
+/** Where workers may write as well, and who to tell what they wrote. */
+interface SharedDescriptor {
+  readonly fd: number;
+  readonly wrote?: (bytes: number) => void;
+}
+
 /**
  * Gathers the chunks of `source` into batches and hands each to `writev`, which
  * returns how many bytes it wrote; a short write is continued with the rest.
  * Written chunks are released (src/stream/buffer-pool.ts): the last to use
- * them, this lets pooled buffers be filled again.
+ * them, this lets pooled buffers be filled again. A producer is offered
+ * `shared` as a DirectOutput: `writev` must then write to that descriptor.
  */
 export async function writeBatched(
-  source: AsyncIterable<Uint8Array>,
+  source: Output,
   writev: (buffers: Uint8Array[]) => Promise<number> | number,
+  shared?: SharedDescriptor,
 ): Promise<void> {
-  for await (const batch of batches(source)) {
+  const batcher = new Batcher();
+  const write = async (batch: Uint8Array[]) => {
     let pending = batch;
     while (pending.length > 0) {
       let written = await writev(pending);
@@ -155,24 +207,29 @@ export async function writeBatched(
       if (written > 0) pending[0] = pending[0]!.subarray(written);
     }
     for (const chunk of batch) release(chunk);
+  };
+  // flush() is called by the producer between two chunks, while this loop waits for the next one.
+  const direct: DirectOutput | undefined = shared && {
+    fd: shared.fd,
+    flush: () => write(batcher.take()),
+    wrote: (bytes) => shared.wrote?.(bytes),
+  };
+  for await (const chunk of bytesOf(source, direct)) {
+    const full = batcher.add(chunk);
+    if (full) await write(full);
   }
+  await write(batcher.take());
 }
 
 /** The non-empty chunks of `source`, gathered into batches of about BATCH_BYTES (or BATCH_BUFFERS chunks). */
 async function* batches(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array[]> {
-  let batch: Uint8Array[] = [];
-  let size = 0;
+  const batcher = new Batcher();
   for await (const chunk of source) {
-    if (chunk.length === 0) continue;
-    batch.push(chunk);
-    size += chunk.length;
-    if (size >= BATCH_BYTES || batch.length >= BATCH_BUFFERS) {
-      yield batch;
-      batch = [];
-      size = 0;
-    }
+    const full = batcher.add(chunk);
+    if (full) yield full;
   }
-  if (batch.length > 0) yield batch;
+  const rest = batcher.take();
+  if (rest.length > 0) yield rest;
 }
 
 /** Moves the finished file into place; without --force, never over a file that appeared meanwhile. */
@@ -209,16 +266,24 @@ async function syncDirectory(dir: string): Promise<void> {
  * Writes to stdout. A pipe or socket goes through Node's stream (see
  * writeToStream); anything else (a file, /dev/null, a terminal) takes
  * synchronous writev(2) on descriptor 1, batched, and falls back to the stream
- * if that ever says EAGAIN. A reader that has gone away (EPIPE: `| head`) ends
- * the output quietly.
+ * if that ever says EAGAIN. A producer is offered descriptor 1 for workers to
+ * write to, where it can take their blocking writes (sharedStdout); then this
+ * thread's own writes go through the thread pool. A reader that has gone away
+ * (EPIPE: `| head`) ends the output quietly.
  */
-export async function writeStdout(source: AsyncIterable<Uint8Array>, binary: boolean): Promise<void> {
+export async function writeStdout(output: Output, binary: boolean): Promise<void> {
   if (binary && process.stdout.isTTY) {
     throw new UsageError('refusing to write binary ciphertext to a terminal', {
       hints: ['redirect it, name a file with -o, or use --armor for base64 text'],
     });
   }
+  const shared = typeof output === 'function' ? sharedStdout() : undefined;
   try {
+    if (shared) {
+      await writeBatched(output, (buffers) => writevInPool(1, buffers), { fd: 1 });
+      return;
+    }
+    const source = bytesOf(output);
     if (isStreamDescriptor(1)) {
       await writeToStream(source, process.stdout);
       return;
@@ -238,7 +303,59 @@ export async function writeStdout(source: AsyncIterable<Uint8Array>, binary: boo
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EPIPE') return;
     throw ioError(e, 'write', 'standard output');
+  } finally {
+    shared?.restore();
   }
+}
+
+/** Node's handle of a pipe or socket: libuv's uv_stream_set_blocking, which Node gives it (not in @types/node). */
+interface StreamHandle {
+  setBlocking?(blocking: boolean): number;
+}
+
+/**
+ * Whether descriptor 1 can take blocking writes from worker threads, and so be
+ * offered to them: a regular file or a device that is not a terminal can. A
+ * pipe or socket can once made blocking: Node's process.stdout made it
+ * non-blocking, for libuv's event loop, and we write it no more through that
+ * stream (restore() gives it back). Not when it is also standard input (a
+ * socket on both): reading it on the event loop needs it non-blocking.
+ */
+function sharedStdout(): { restore(): void } | undefined {
+  let out: Stats;
+  try {
+    out = fstatSync(1);
+  } catch {
+    return undefined;
+  }
+  if (out.isFile() || (out.isCharacterDevice() && !isatty(1))) return { restore: () => undefined };
+  if (!out.isFIFO() && !out.isSocket()) return undefined;
+  const input = (() => {
+    try {
+      return fstatSync(0);
+    } catch {
+      return undefined;
+    }
+  })();
+  if (input && input.dev === out.dev && input.ino === out.ino) return undefined;
+  const handle = (process.stdout as unknown as { _handle?: StreamHandle })._handle;
+  if (typeof handle?.setBlocking !== 'function' || handle.setBlocking(true) !== 0) return undefined;
+  return { restore: () => void handle.setBlocking!(false) };
+}
+
+/**
+ * writev(2) on the thread pool, for a descriptor that blocks: this thread stays
+ * free (an interrupt is handled at once). A descriptor someone made
+ * non-blocking meanwhile answers EAGAIN when full: wait a millisecond, retry.
+ */
+function writevInPool(fd: number, buffers: Uint8Array[]): Promise<number> {
+  return new Promise<number>((resolve, reject) =>
+    writev(fd, buffers, (e, written) => {
+      if (!e) resolve(written);
+      else if (e.code === 'EAGAIN') sleep(1).then(() => writevInPool(fd, buffers).then(resolve, reject), reject);
+      else reject(e);
+    }),
+  );
 }
 
 function isStreamDescriptor(fd: number): boolean {

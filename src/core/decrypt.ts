@@ -12,6 +12,7 @@ import { deriveKeys, verifyCommitment, wipe } from '../format/kdf.js';
 import type { Keyring } from '../keyring/keyring.js';
 import { unwrapDataKey } from '../keyring/multi.js';
 import { ByteReader } from '../stream/byte-reader.js';
+import type { DirectOutput } from '../stream/direct-output.js';
 import { openBody } from '../stream/open.js';
 import { readHeader } from '../stream/read-header.js';
 import { assertDecryptSuite, type CommitmentPolicy, DEFAULT_COMMITMENT_POLICY } from './commitment-policy.js';
@@ -30,6 +31,12 @@ export interface DecryptOptions {
   readonly limits?: Partial<MessageLimits>;
   /** Called once the header has authenticated, before any plaintext. */
   readonly onHeader?: (header: MessageHeader, unwrappedBy: Keyring) => void;
+  /**
+   * A descriptor the consumer writes every chunk to, offered so that worker
+   * threads write the plaintext of the frames they open there themselves
+   * (src/stream/direct-output.ts).
+   */
+  readonly direct?: DirectOutput;
 }
 
 export async function* decrypt(input: AsyncIterable<Uint8Array>, options: DecryptOptions): AsyncGenerator<Buffer> {
@@ -57,7 +64,7 @@ export async function* decrypt(input: AsyncIterable<Uint8Array>, options: Decryp
     }
     options.onHeader?.(header, keyring);
     verifier?.update(decoded.raw);
-    yield* openBody(reader, {
+    const params = {
       suite,
       key: derived.encryptionKey,
       messageId: header.messageId,
@@ -65,7 +72,8 @@ export async function* decrypt(input: AsyncIterable<Uint8Array>, options: Decryp
       frameLength: header.frameLength,
       maxBodyLength: limits.maxFrameLength,
       ...(verifier ? { verifier } : {}),
-    });
+    };
+    yield* openBody(reader, params, undefined, options.direct);
   } finally {
     wipe(derived.encryptionKey, derived.commitment);
   }

@@ -11,6 +11,7 @@ import { type DerivedKeys, deriveKeys, wipe } from '../format/kdf.js';
 import type { AlgorithmSuite } from '../format/suites.js';
 import type { Keyring } from '../keyring/keyring.js';
 import { generateDataKey } from '../keyring/multi.js';
+import type { DirectOutput } from '../stream/direct-output.js';
 import { sealFrames } from '../stream/seal.js';
 import { UsageError } from '../errors.js';
 import { assertEncryptSuite, type CommitmentPolicy, DEFAULT_COMMITMENT_POLICY } from './commitment-policy.js';
@@ -34,6 +35,12 @@ export interface EncryptOptions {
   readonly dataKeys?: DataKeySource;
   /** The plaintext's length when known before encrypting (a file's size), for the byte limit of `dataKeys`. */
   readonly plaintextLength?: number;
+  /**
+   * A descriptor the consumer writes every chunk to, offered so that worker
+   * threads write the frames they seal there themselves (src/stream/direct-output.ts).
+   * Not used for signed suites: their footer signs every byte, hashed on this thread.
+   */
+  readonly direct?: DirectOutput;
 }
 
 export interface DataKeyLeaseRequest {
@@ -74,7 +81,15 @@ export async function* encrypt(input: AsyncIterable<Uint8Array>, options: Encryp
   assertUserContext(context);
 
   if (options.dataKeys) {
-    yield* encryptWithLease(input, options.dataKeys, { keyrings, suite, context, frameLength, random, plaintextLength: options.plaintextLength });
+    yield* encryptWithLease(input, options.dataKeys, {
+      keyrings,
+      suite,
+      context,
+      frameLength,
+      random,
+      plaintextLength: options.plaintextLength,
+      direct: options.direct,
+    });
     return;
   }
 
@@ -84,7 +99,7 @@ export async function* encrypt(input: AsyncIterable<Uint8Array>, options: Encryp
   const messageId = random(MESSAGE_ID_LENGTH[suite.messageVersion]);
   const derived = deriveKeys(suite, dataKey, messageId);
   wipe(dataKey);
-  yield* writeMessage(input, { suite, messageId, context: fullContext, encryptedDataKeys, frameLength, derived, signer });
+  yield* writeMessage(input, { suite, messageId, context: fullContext, encryptedDataKeys, frameLength, derived, signer, direct: options.direct });
 }
 
 /**
@@ -102,6 +117,7 @@ async function* encryptWithLease(
     frameLength: number;
     random: (n: number) => Uint8Array;
     plaintextLength: number | undefined;
+    direct: DirectOutput | undefined;
   },
 ): AsyncGenerator<Uint8Array> {
   const { suite, context, frameLength, random } = options;
@@ -132,6 +148,7 @@ async function* encryptWithLease(
       frameLength,
       derived,
       signer,
+      direct: options.direct,
     });
   } finally {
     lease.release(plaintextBytes);
@@ -149,6 +166,7 @@ async function* writeMessage(
     frameLength: number;
     derived: DerivedKeys;
     signer: Signer | undefined;
+    direct: DirectOutput | undefined;
   },
 ): AsyncGenerator<Uint8Array> {
   const { suite, messageId, frameLength, derived, signer } = m;
@@ -172,7 +190,8 @@ async function* writeMessage(
     signer?.update(auth);
     yield body;
     yield auth;
-    for await (const frame of sealFrames(input, { suite, key: derived.encryptionKey, messageId, frameLength })) {
+    const params = { suite, key: derived.encryptionKey, messageId, frameLength };
+    for await (const frame of sealFrames(input, params, undefined, signer ? undefined : m.direct)) {
       signer?.update(frame);
       yield frame;
     }

@@ -3,14 +3,18 @@
 // itself. Frames are laid out exactly as in the message body
 // (data-format/message-body.md; src/format/frame.ts draws them), so a sealed
 // batch is written out as it is, and a batch to open is copied in as read.
+// The worker either copies its result into the job's output buffer, or writes
+// it to the job's descriptor itself (direct-output.ts says why).
 //
 // Every ArrayBuffer in a job travels by transfer, never by copy: the key (which
 // the worker zeroes when the job ends), the input, and the output to fill.
 
-import { createCipheriv, createDecipheriv } from 'node:crypto';
-import { FINAL_FRAME_MARKER, IV_LENGTH, TAG_LENGTH } from '../format/constants.js';
-import { bodyAad, FINAL_FRAME_HEADER_LENGTH, frameIv, REGULAR_FRAME_HEADER_LENGTH } from '../format/frame.js';
+import { createDecipheriv } from 'node:crypto';
+import { IV_LENGTH, TAG_LENGTH } from '../format/constants.js';
+import { bodyAad, FINAL_FRAME_HEADER_LENGTH, REGULAR_FRAME_HEADER_LENGTH } from '../format/frame.js';
 import type { AlgorithmSuite } from '../format/suites.js';
+import type { DirectWrite } from './direct-output.js';
+import { sealFrameParts } from './seal-frame.js';
 
 /** Bytes a regular frame adds to its plaintext: sequence number, IV, tag. */
 export const FRAME_OVERHEAD = REGULAR_FRAME_HEADER_LENGTH + TAG_LENGTH;
@@ -24,8 +28,10 @@ interface JobBase {
   readonly frameLength: number;
   /** Sequence number of the batch's first frame. */
   readonly firstSequence: number;
-  /** Where the worker writes; sized by the main thread (see sealedLength). */
-  readonly output: ArrayBuffer;
+  /** Where the worker copies its result; sized by the main thread (see sealedLength). */
+  readonly output?: ArrayBuffer;
+  /** Or: where and when the worker writes its result itself. */
+  readonly direct?: DirectWrite;
 }
 
 export interface SealJob extends JobBase {
@@ -50,9 +56,13 @@ export interface FrameResult {
   readonly id: number;
   /** The job's input and output buffers, handed back. */
   readonly input: ArrayBuffer;
-  readonly output: ArrayBuffer;
-  /** Bytes written to output: sealed frames, or plaintext of the frames that authenticated. */
+  readonly output?: ArrayBuffer;
+  /** Bytes copied to output or written: sealed frames, or plaintext of the frames that authenticated. */
   readonly length: number;
+  /** Direct: the batch was not written, as writing had stopped before its turn. */
+  readonly unwritten?: boolean;
+  /** Direct: the write failed with this system error. */
+  readonly writeError?: { readonly code?: string; readonly message: string };
   /** Open: the sequence number of the first frame whose tag did not verify; nothing of it or after it is in output. */
   readonly failedSequence?: number;
   /** Something went wrong that is not the message's fault (a bug, out of memory). */
@@ -78,44 +88,33 @@ export function sealedLength(frameLength: number, length: number, final: boolean
 }
 
 /**
- * Called with every buffer node:crypto returned, once its bytes are copied out:
- * the worker frees them at once (see frame-worker.ts) rather than leave them to
- * the garbage collector.
+ * Where a batch's frames go, one frame at a time, as they are sealed or opened
+ * (frame-worker.ts: copied into the job's output, or written): a frame's
+ * buffers are the sink's from then on.
  */
-export type Dispose = (buffer: Buffer) => void;
-
-/** Seals the batch into job.output; returns the bytes written. */
-export function sealBatch(job: SealJob, dispose: Dispose): number {
-  const key = new Uint8Array(job.key);
-  const input = new Uint8Array(job.input, 0, job.length);
-  const out = Buffer.from(job.output);
-  const frames = sealedFrames(job.frameLength, job.length, job.final);
-  let at = 0;
-  for (let i = 0; i < frames; i++) {
-    const sequenceNumber = job.firstSequence + i;
-    const final = job.final && i === frames - 1;
-    const plaintext = input.subarray(i * job.frameLength, Math.min((i + 1) * job.frameLength, job.length));
-    const iv = frameIv(sequenceNumber);
-    const cipher = createCipheriv(job.cipher, key, iv, { authTagLength: TAG_LENGTH });
-    cipher.setAAD(bodyAad(job.messageId, final ? 'FinalFrame' : 'Frame', sequenceNumber, plaintext.length));
-    if (final) at = out.writeUInt32BE(FINAL_FRAME_MARKER, at);
-    at = out.writeUInt32BE(sequenceNumber, at);
-    at += iv.copy(out, at);
-    if (final) at = out.writeUInt32BE(plaintext.length, at);
-    const ciphertext = cipher.update(plaintext);
-    at += ciphertext.copy(out, at);
-    dispose(ciphertext);
-    cipher.final(); // GCM: no output
-    at += cipher.getAuthTag().copy(out, at);
-  }
-  return at;
+export interface FrameSink {
+  take(parts: readonly Buffer[]): void;
 }
 
-/** Opens the batch into job.output, stopping at the first frame that does not authenticate. */
-export function openBatch(job: OpenJob, dispose: Dispose): { length: number; failedSequence?: number } {
+/** Seals the batch into `sink`, frame by frame: each frame's parts (seal-frame.ts). */
+export function sealBatch(job: SealJob, sink: FrameSink): void {
+  const k = { cipher: job.cipher, key: new Uint8Array(job.key), messageId: job.messageId };
+  const input = new Uint8Array(job.input, 0, job.length);
+  const frames = sealedFrames(job.frameLength, job.length, job.final);
+  for (let i = 0; i < frames; i++) {
+    const final = job.final && i === frames - 1;
+    const plaintext = input.subarray(i * job.frameLength, Math.min((i + 1) * job.frameLength, job.length));
+    sink.take(sealFrameParts(k, job.firstSequence + i, plaintext, final));
+  }
+}
+
+/**
+ * Opens the batch into `sink`, frame by frame, stopping at the first frame that
+ * does not authenticate: returns its sequence number, and nothing of it goes to the sink.
+ */
+export function openBatch(job: OpenJob, sink: FrameSink): number | undefined {
   const key = new Uint8Array(job.key);
   const input = new Uint8Array(job.input);
-  const out = new Uint8Array(job.output);
   const record = job.frameLength + FRAME_OVERHEAD;
   for (let i = 0; i < job.frames; i++) {
     const sequenceNumber = job.firstSequence + i;
@@ -127,17 +126,13 @@ export function openBatch(job: OpenJob, dispose: Dispose): { length: number; fai
     decipher.setAAD(bodyAad(job.messageId, 'Frame', sequenceNumber, job.frameLength));
     decipher.setAuthTag(tag);
     const plaintext = decipher.update(ciphertext);
-    let verified = false;
     try {
       decipher.final();
-      verified = true;
     } catch {
-      // the tag does not match: reported below, nothing of this frame is kept
+      plaintext.fill(0);
+      return sequenceNumber;
     }
-    if (verified) out.set(plaintext, i * job.frameLength);
-    else plaintext.fill(0);
-    dispose(plaintext);
-    if (!verified) return { length: i * job.frameLength, failedSequence: sequenceNumber };
+    sink.take([plaintext]);
   }
-  return { length: job.frames * job.frameLength };
+  return undefined;
 }

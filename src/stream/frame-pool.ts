@@ -87,7 +87,7 @@ export class FramePool {
       const id = this.nextId++;
       this.waiting.set(id, { slot, resolve, reject });
       if (slot.busy++ === 0) slot.worker.ref();
-      slot.worker.postMessage({ ...job, id }, [job.key, job.input, job.output]);
+      slot.worker.postMessage({ ...job, id }, job.output ? [job.key, job.input, job.output] : [job.key, job.input]);
     });
   }
 

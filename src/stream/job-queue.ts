@@ -1,6 +1,7 @@
 // Batches in flight, in the order they were sent: workers may finish them in
 // any order, the message is written in this one.
 
+import type { WriteTurns } from './direct-output.js';
 import type { FrameResult } from './frame-batch.js';
 
 interface Entry {
@@ -37,8 +38,15 @@ export class JobQueue {
     return entry.promise;
   }
 
-  /** For a run that stops early: hands each answer still to come to `each` (to wipe and recycle its buffers). */
-  abandon(each: (result: FrameResult) => void): void {
-    for (const { promise } of this.entries.splice(0)) promise.then(each, () => undefined);
+  /**
+   * For a run that stops early: hands each answer still to come to `each` (to
+   * wipe and recycle its buffers). When the workers write to a descriptor
+   * themselves (`turns`), writing stops, and this resolves only once every
+   * answer has come: the caller must not close the descriptor under them.
+   */
+  async giveUp(each: (result: FrameResult) => void, turns?: WriteTurns): Promise<void> {
+    turns?.stop();
+    const answers = this.entries.splice(0).map(({ promise }) => promise.then(each, () => undefined));
+    if (turns) await Promise.all(answers);
   }
 }

@@ -10,11 +10,14 @@
 // before it has been opened: the same plaintext comes out, then the same
 // error, as on one thread. The final frame is opened on this thread after all
 // batches, and open.ts holds it back until the footer and the end of the input
-// check out.
+// check out. Given a DirectOutput, the workers write the plaintext themselves,
+// in order (direct-output.ts): a batch with a frame that does not authenticate
+// writes the frames before it, and no batch after it writes.
 
 import { IntegrityError } from '../errors.js';
 import { FINAL_FRAME_MARKER, MAX_FRAMES } from '../format/constants.js';
 import { BufferPool, buffersHeldByWriter } from './buffer-pool.js';
+import { acceptWritten, type DirectOutput, WriteTurns } from './direct-output.js';
 import type { ByteReader } from './byte-reader.js';
 import { FRAME_OVERHEAD, type FrameResult, keyCopy } from './frame-batch.js';
 import type { FramePool } from './frame-pool.js';
@@ -28,13 +31,16 @@ export async function* openInParallel(
   p: OpenParams,
   expected: number,
   pool: FramePool,
+  direct?: DirectOutput,
 ): AsyncGenerator<Buffer, Buffer> {
   const frameLength = p.frameLength;
   const record = frameLength + FRAME_OVERHEAD;
   const frames = framesPerBatch(frameLength);
   const inFlight = IN_FLIGHT_PER_WORKER * pool.workers;
   const inputs = new BufferPool(frames * record, inFlight + 1);
-  const outputs = new BufferPool(frames * frameLength, inFlight + 1 + buffersHeldByWriter(frames * frameLength));
+  const outputs = direct ? undefined : new BufferPool(frames * frameLength, inFlight + 1 + buffersHeldByWriter(frames * frameLength));
+  const turns = direct ? new WriteTurns() : undefined;
+  let batchIndex = 0;
   const jobs = new JobQueue();
   // A compact copy: a view would post its whole underlying buffer with every job.
   const messageId = new Uint8Array(p.messageId);
@@ -43,14 +49,17 @@ export async function* openInParallel(
   /** The verified plaintext of an answer, or its failure once that plaintext is out. */
   async function* opened(r: FrameResult): AsyncGenerator<Buffer> {
     inputs.give(r.input);
-    if (r.length > 0) yield outputs.lend(r.output, r.length);
-    else outputs.give(r.output);
+    if (!outputs) acceptWritten(r, direct!);
+    else if (r.length > 0) yield outputs.lend(r.output!, r.length);
+    else outputs.give(r.output!);
     if (r.failedSequence !== undefined) {
       throw new IntegrityError(`frame ${r.failedSequence} does not authenticate: the message was altered`);
     }
   }
 
   try {
+    // What was yielded before must be out before the workers write after it.
+    await direct?.flush();
     let stop: unknown;
     let finalReached = false;
     while (!finalReached && stop === undefined) {
@@ -92,7 +101,9 @@ export async function* openInParallel(
           firstSequence: first,
           input: batch.buffer as ArrayBuffer,
           frames: count,
-          output: outputs.takeArrayBuffer(),
+          ...(turns
+            ? { direct: { fd: direct!.fd, turns: turns.memory, index: batchIndex++ } }
+            : { output: outputs!.takeArrayBuffer() }),
         }),
       );
       if (jobs.length >= inFlight) yield* opened(await jobs.shift());
@@ -107,12 +118,12 @@ export async function* openInParallel(
   } finally {
     reader.releaseCopied = false;
     if (!finished) {
-      jobs.abandon((r) => {
+      await jobs.giveUp((r) => {
         inputs.give(r.input);
-        outputs.give(r.output);
-      });
+        if (r.output) outputs?.give(r.output);
+      }, turns);
     }
     inputs.close();
-    outputs.close();
+    outputs?.close();
   }
 }

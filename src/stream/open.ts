@@ -7,6 +7,7 @@
 import { FormatError, IntegrityError } from '../errors.js';
 import { ContentType, FINAL_FRAME_MARKER, IV_LENGTH, MAX_FRAMES, MAX_NON_FRAMED_LENGTH, TAG_LENGTH } from '../format/constants.js';
 import type { ByteReader } from './byte-reader.js';
+import type { DirectOutput } from './direct-output.js';
 import { openFinalFrame, openFrame, type OpenParams } from './open-frame.js';
 import { openInParallel } from './open-parallel.js';
 import {
@@ -26,15 +27,17 @@ export type { OpenParams } from './open-frame.js';
  * Yields the plaintext of the body, frame by frame (see the top of this file
  * for what is held back). Once more than `parallel.threshold` bytes of body
  * have gone by, worker threads are started; when they are running, they open
- * the rest of the frames (open-parallel.ts) under the same checks.
+ * the rest of the frames (open-parallel.ts) under the same checks, and write
+ * their plaintext to `direct` when the consumer offers it (direct-output.ts).
  */
 export async function* openBody(
   reader: ByteReader,
   p: OpenParams,
   parallel: ParallelOptions = defaultParallelOptions(),
+  direct?: DirectOutput,
 ): AsyncGenerator<Buffer> {
   if (p.verifier) reader.observer = (b) => p.verifier!.update(b);
-  const last = p.contentType === ContentType.Framed ? yield* openFrames(reader, p, parallel) : await openNonFramed(reader, p);
+  const last = p.contentType === ContentType.Framed ? yield* openFrames(reader, p, parallel, direct) : await openNonFramed(reader, p);
   if (p.verifier) {
     reader.observer = undefined;
     p.verifier.verify(await readSignature(reader));
@@ -44,7 +47,12 @@ export async function* openBody(
 }
 
 /** Yields every frame but the final one, and returns the final frame's plaintext. */
-async function* openFrames(reader: ByteReader, p: OpenParams, parallel: ParallelOptions): AsyncGenerator<Buffer, Buffer> {
+async function* openFrames(
+  reader: ByteReader,
+  p: OpenParams,
+  parallel: ParallelOptions,
+  direct: DirectOutput | undefined,
+): AsyncGenerator<Buffer, Buffer> {
   const workers = canRunInParallel(parallel, p.frameLength) ? workerLocation(parallel) : undefined;
   const start = reader.position;
   let pool: FramePool | undefined;
@@ -63,7 +71,7 @@ async function* openFrames(reader: ByteReader, p: OpenParams, parallel: Parallel
         poolRequested = true;
         pool = await startFramePool(parallel, workers);
       }
-      if (pool) return yield* openInParallel(reader, p, expected, pool);
+      if (pool) return yield* openInParallel(reader, p, expected, pool, direct);
       const first = await reader.u32('frame header');
       if (first === FINAL_FRAME_MARKER) {
         reader.releaseCopied = false;

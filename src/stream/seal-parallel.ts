@@ -6,11 +6,13 @@
 //
 // Memory stays flat: at most two batches per worker are in flight, and every
 // batch buffer is reused (buffer-pool.ts), the sealed ones once the writer
-// releases them.
+// releases them. Given a DirectOutput, the workers write the sealed batches
+// themselves, in order (direct-output.ts), and nothing is yielded.
 
 import { UsageError } from '../errors.js';
 import { MAX_FRAMES } from '../format/constants.js';
 import { BufferPool, buffersHeldByWriter, release } from './buffer-pool.js';
+import { acceptWritten, type DirectOutput, WriteTurns } from './direct-output.js';
 import { type FrameResult, keyCopy, sealedFrames, sealedLength } from './frame-batch.js';
 import type { FramePool } from './frame-pool.js';
 import { JobQueue } from './job-queue.js';
@@ -28,13 +30,16 @@ export async function* sealInParallel(
   p: SealParams,
   sequenceNumber: number,
   pool: FramePool,
+  direct?: DirectOutput,
 ): AsyncGenerator<Buffer> {
   const frameLength = p.frameLength;
   const batchBytes = framesPerBatch(frameLength) * frameLength;
   const inFlight = IN_FLIGHT_PER_WORKER * pool.workers;
   const inputs = new BufferPool(batchBytes, inFlight + 1);
   const outputLength = sealedLength(frameLength, batchBytes, true);
-  const outputs = new BufferPool(outputLength, inFlight + 1 + buffersHeldByWriter(outputLength));
+  const outputs = direct ? undefined : new BufferPool(outputLength, inFlight + 1 + buffersHeldByWriter(outputLength));
+  const turns = direct ? new WriteTurns() : undefined;
+  let batchIndex = 0;
   const jobs = new JobQueue();
   // A compact copy: a view would post its whole underlying buffer with every job.
   const messageId = new Uint8Array(p.messageId);
@@ -59,19 +64,28 @@ export async function* sealInParallel(
         input: batch.buffer as ArrayBuffer,
         length: fill,
         final,
-        output: outputs.takeArrayBuffer(),
+        ...(direct && turns
+          ? { direct: { fd: direct.fd, turns: turns.memory, index: batchIndex++ } }
+          : { output: outputs!.takeArrayBuffer() }),
       }),
     );
     sequenceNumber += frames;
     batch = new Uint8Array(inputs.takeArrayBuffer());
     fill = 0;
   };
-  const sealed = (r: FrameResult): Buffer => {
+  /** A batch's answer: its sealed frames to yield, or none if the worker wrote them. */
+  const sealed = (r: FrameResult): Buffer[] => {
     inputs.give(r.input);
-    return outputs.lend(r.output, r.length);
+    if (!outputs) {
+      acceptWritten(r, direct!);
+      return [];
+    }
+    return [outputs.lend(r.output!, r.length)];
   };
 
   try {
+    // What was yielded before must be out before the workers write after it.
+    await direct?.flush();
     const pending = [...held];
     for (;;) {
       let chunk = pending.shift();
@@ -84,8 +98,8 @@ export async function* sealInParallel(
         // A full batch goes only once more input shows that its last frame is not the final one.
         if (fill === batchBytes) {
           send(false);
-          if (jobs.length >= inFlight) yield sealed(await jobs.shift());
-          while (jobs.headSettled) yield sealed(await jobs.shift());
+          if (jobs.length >= inFlight) yield* sealed(await jobs.shift());
+          while (jobs.headSettled) yield* sealed(await jobs.shift());
         }
         const n = Math.min(chunk.length - at, batchBytes - fill);
         batch.set(chunk.subarray(at, at + n), fill);
@@ -95,17 +109,17 @@ export async function* sealInParallel(
       release(chunk);
     }
     send(true);
-    while (jobs.length > 0) yield sealed(await jobs.shift());
+    while (jobs.length > 0) yield* sealed(await jobs.shift());
     finished = true;
   } finally {
     if (!finished) {
-      jobs.abandon((r) => {
+      await jobs.giveUp((r) => {
         inputs.give(r.input);
-        outputs.give(r.output);
-      });
+        if (r.output) outputs?.give(r.output);
+      }, turns);
     }
     batch.fill(0);
     inputs.close();
-    outputs.close();
+    outputs?.close();
   }
 }

@@ -4,14 +4,14 @@
 // multiple of the frame length ends with a full final frame (as the ESDKs write
 // it); an empty plaintext is a single empty final frame.
 
-import { createCipheriv } from 'node:crypto';
 import { UsageError } from '../errors.js';
-import { FINAL_FRAME_MARKER, MAX_FRAMES, TAG_LENGTH } from '../format/constants.js';
-import { bodyAad, FINAL_FRAME_HEADER_LENGTH, frameIv, REGULAR_FRAME_HEADER_LENGTH } from '../format/frame.js';
+import { MAX_FRAMES } from '../format/constants.js';
 import type { AlgorithmSuite } from '../format/suites.js';
 import { markFreeable, release } from './buffer-pool.js';
+import type { DirectOutput } from './direct-output.js';
 import type { FramePool } from './frame-pool.js';
 import { canRunInParallel, defaultParallelOptions, type ParallelOptions, startFramePool, workerLocation } from './parallel.js';
+import { type FrameKey, sealFrameParts } from './seal-frame.js';
 import { sealInParallel } from './seal-parallel.js';
 
 export interface SealParams {
@@ -21,43 +21,40 @@ export interface SealParams {
   readonly frameLength: number;
 }
 
+/** What sealing a frame of this message needs. */
+function frameKey(p: SealParams): FrameKey {
+  return { cipher: p.suite.cipher, key: p.key, messageId: p.messageId };
+}
+
 /**
- * Seals one frame as its three parts: frame header, ciphertext, tag. Kept apart
- * (the writer gathers them with writev) so a frame costs one large allocation,
- * the ciphertext, rather than two.
+ * One frame's parts (seal-frame.ts), its ciphertext marked for the writer to
+ * free once written (buffer-pool.ts).
  */
-export function sealFrameParts(p: SealParams, sequenceNumber: number, plaintext: Uint8Array, final: boolean): Buffer[] {
-  const iv = frameIv(sequenceNumber);
-  const cipher = createCipheriv(p.suite.cipher, p.key, iv, { authTagLength: TAG_LENGTH });
-  cipher.setAAD(bodyAad(p.messageId, final ? 'FinalFrame' : 'Frame', sequenceNumber, plaintext.length));
-  const header = Buffer.allocUnsafe(final ? FINAL_FRAME_HEADER_LENGTH : REGULAR_FRAME_HEADER_LENGTH);
-  let at = 0;
-  if (final) at = header.writeUInt32BE(FINAL_FRAME_MARKER, at);
-  at = header.writeUInt32BE(sequenceNumber, at);
-  at += iv.copy(header, at);
-  if (final) header.writeUInt32BE(plaintext.length, at);
-  // The writer frees each frame's ciphertext once written (buffer-pool.ts).
-  const ciphertext = markFreeable(cipher.update(plaintext));
-  cipher.final(); // GCM: no output
-  return [header, ciphertext, cipher.getAuthTag()];
+function sealedParts(k: FrameKey, sequenceNumber: number, plaintext: Uint8Array, final: boolean): Buffer[] {
+  const parts = sealFrameParts(k, sequenceNumber, plaintext, final);
+  markFreeable(parts[1]!);
+  return parts;
 }
 
 /** Seals one frame into a single buffer: frame header, ciphertext, tag. */
 export function sealFrame(p: SealParams, sequenceNumber: number, plaintext: Uint8Array, final: boolean): Buffer {
-  return Buffer.concat(sealFrameParts(p, sequenceNumber, plaintext, final));
+  return Buffer.concat(sealFrameParts(frameKey(p), sequenceNumber, plaintext, final));
 }
 
 /**
  * Yields the sealed frames of the input, each as its parts (see sealFrameParts).
  * Once more than `parallel.threshold` bytes have gone by, worker threads are
  * started; when they are running, the rest is sealed by them (seal-parallel.ts),
- * in batches, with the same bytes as a result.
+ * in batches, with the same bytes as a result: yielded, or written by the
+ * workers to `direct` when the consumer offers it (direct-output.ts).
  */
 export async function* sealFrames(
   input: AsyncIterable<Uint8Array>,
   p: SealParams,
   parallel: ParallelOptions = defaultParallelOptions(),
+  direct?: DirectOutput,
 ): AsyncGenerator<Buffer> {
+  const k = frameKey(p);
   const source = input[Symbol.asyncIterator]();
   let sourceDone = false;
   let sequenceNumber = 1;
@@ -82,7 +79,7 @@ export async function* sealFrames(
       }
       if (pool) {
         const held = [...(pending ? [pending] : []), current.subarray(0, fill)];
-        yield* sealInParallel(held, source, p, sequenceNumber, pool);
+        yield* sealInParallel(held, source, p, sequenceNumber, pool, direct);
         sourceDone = true;
         return;
       }
@@ -100,7 +97,7 @@ export async function* sealFrames(
         at += take;
         if (fill === p.frameLength) {
           if (pending) {
-            yield* sealFrameParts(p, next(), pending, false);
+            yield* sealedParts(k, next(), pending, false);
             const recycled = pending;
             pending = current;
             current = recycled;
@@ -114,8 +111,8 @@ export async function* sealFrames(
       seen += chunk.length;
       release(chunk);
     }
-    if (pending && fill > 0) yield* sealFrameParts(p, next(), pending, false);
-    yield* fill > 0 || !pending ? sealFrameParts(p, next(), current.subarray(0, fill), true) : sealFrameParts(p, next(), pending, true);
+    if (pending && fill > 0) yield* sealedParts(k, next(), pending, false);
+    yield* fill > 0 || !pending ? sealedParts(k, next(), current.subarray(0, fill), true) : sealedParts(k, next(), pending, true);
   } finally {
     if (!sourceDone) await source.return?.();
     current.fill(0);

@@ -2,6 +2,7 @@ import { type DecryptOptions, decrypt } from '../../core/decrypt.js';
 import { parseDotenv } from '../../core/dotenv.js';
 import { FormatError } from '../../errors.js';
 import { dearmor } from '../../stream/armor.js';
+import type { DirectOutput } from '../../stream/direct-output.js';
 import { deliver, naming, planOutputs } from '../files.js';
 import { isStdio } from '../input.js';
 import { type KeystoreFlags, openKeystore } from '../keystore-options.js';
@@ -55,13 +56,13 @@ async function decryptEach(
 ): Promise<void> {
   await deliver(plan, { mode: 0o600, binary: false }, async (path, destination) => {
     const watch = watchMessage(isStdio(path) ? undefined : path);
-    let plaintext: AsyncIterable<Buffer> = decrypt(dearmor(await openInputWithProgress(path)), {
-      ...options,
-      ...(watch ? { onHeader: watch.unwrapped } : {}),
-    });
-    if (flags.format) plaintext = await checkedFormat(plaintext, flags.format);
-    else if (flags.buffer && destination.toStdout) plaintext = await buffered(plaintext);
-    await destination.write(plaintext);
+    const input = dearmor(await openInputWithProgress(path));
+    const plaintext = (direct?: DirectOutput) =>
+      decrypt(input, { ...options, ...(watch ? { onHeader: watch.unwrapped } : {}), ...(direct ? { direct } : {}) });
+    // Held back whole, the plaintext is written here; streamed, workers may write the frames they open themselves.
+    if (flags.format) await destination.write(await checkedFormat(plaintext(), flags.format));
+    else if (flags.buffer && destination.toStdout) await destination.write(await buffered(plaintext()));
+    else await destination.write(plaintext);
     watch?.done();
   });
 }

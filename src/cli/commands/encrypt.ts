@@ -73,15 +73,16 @@ export async function run(files: string[], flags: EncryptFlags): Promise<void> {
       const label = isStdio(path) ? undefined : path;
       const watch = watchMessage(label, { wrappedBy: keyrings });
       const input = await openInputWithProgress(path);
-      const message = encrypt(input, {
+      const options = {
         keyrings,
         suite,
         context,
         frameLength,
         commitmentPolicy,
         ...(cache ? { dataKeys: noteReuse(cache, label), plaintextLength: await regularFileSize(path) } : {}),
-      });
-      await destination.write(flags.armor ? armor(message) : message);
+      };
+      // Armored, the bytes go through base64 here; raw, workers may write the frames they seal themselves.
+      await destination.write(flags.armor ? armor(encrypt(input, options)) : (direct) => encrypt(input, { ...options, ...(direct ? { direct } : {}) }));
       watch?.done();
     });
   } finally {
