@@ -17,7 +17,8 @@ import { closeSync, constants, createReadStream, fstatSync, openSync, readSync, 
 import { access, stat } from 'node:fs/promises';
 import { type OnReadOpts, Socket, type SocketConstructorOpts } from 'node:net';
 import { ioError } from '../errors.js';
-import { BufferPool, buffersHeldByWriter } from '../stream/buffer-pool.js';
+import { BufferPool, buffersHeldByWriter, release } from '../stream/buffer-pool.js';
+import type { Fillable } from '../stream/fillable.js';
 
 const READ_SIZE = 1024 * 1024;
 /** A pipe holds 64 KiB (Linux default), so a read returns at most that. */
@@ -101,62 +102,163 @@ function isStream(s: Stats | undefined): boolean {
   return !!s && (s.isFIFO() || s.isSocket());
 }
 
+/** A pipe or socket's reader (StreamReader): exported for its tests. */
+export function readStream(fd: number, name: string): AsyncIterable<Uint8Array> {
+  return { [Symbol.asyncIterator]: () => new StreamReader(fd, name) };
+}
+
 /**
  * Reads a pipe or socket on the event loop, each read going into a pooled
- * buffer (net.Socket's `onread`); the socket pauses while PIPE_READ_AHEAD
- * chunks wait for the consumer.
+ * buffer (net.Socket's `onread`), or into the consumer's own while it fills one
+ * (Fillable). The socket pauses while PIPE_READ_AHEAD chunks wait for the consumer.
  */
-async function* readStream(fd: number, name: string): AsyncGenerator<Uint8Array> {
-  const pool = new BufferPool(PIPE_READ_SIZE, PIPE_READ_AHEAD + 2 + buffersHeldByWriter(PIPE_READ_SIZE));
-  const queue: Buffer[] = [];
-  let paused = false;
-  let ended = false;
-  let failure: unknown;
-  let wake: (() => void) | undefined;
-  // The constructor takes `onread` as connect() does (lib/net.js); @types/node lists it for connect() only.
-  const options: SocketConstructorOpts & { onread: OnReadOpts } = {
-    fd,
-    readable: true,
-    writable: false,
-    onread: {
-      buffer: () => new Uint8Array(pool.takeArrayBuffer()),
-      callback: (n: number, buffer: Uint8Array) => {
-        queue.push(pool.lend(buffer.buffer as ArrayBuffer, n));
-        wake?.();
-        paused = queue.length >= PIPE_READ_AHEAD;
-        return !paused;
-      },
-    },
-  };
-  const socket = new Socket(options);
-  socket.on('end', () => {
-    ended = true;
-    wake?.();
-  });
-  socket.on('error', (e) => {
-    failure = e;
-    wake?.();
-  });
-  try {
-    for (;;) {
-      const chunk = queue.shift();
-      if (chunk) {
-        if (paused && queue.length < PIPE_READ_AHEAD / 2) {
-          paused = false;
-          socket.resume();
-        }
-        yield chunk;
-        continue;
-      }
-      if (failure !== undefined) throw ioError(failure, 'read', name);
-      if (ended) return;
-      await new Promise<void>((resolve) => (wake = resolve));
-      wake = undefined;
+class StreamReader implements AsyncIterator<Uint8Array>, Fillable {
+  private readonly pool = new BufferPool(PIPE_READ_SIZE, PIPE_READ_AHEAD + 2 + buffersHeldByWriter(PIPE_READ_SIZE));
+  private readonly queue: Buffer[] = [];
+  /** Bytes of the queue's first chunk already copied out by fill(). */
+  private taken = 0;
+  private readonly socket: Socket;
+  private paused = false;
+  private ended = false;
+  private failure: unknown;
+  private wake: (() => void) | undefined;
+  /** The consumer's buffer being filled, and how much of it is. */
+  private target: { readonly view: Uint8Array; filled: number } | undefined;
+  /** The buffer the next read goes into, as last given to the socket. */
+  private readsInto: Uint8Array | undefined;
+
+  constructor(
+    fd: number,
+    private readonly name: string,
+  ) {
+    // The constructor takes `onread` as connect() does (lib/net.js); @types/node lists it for connect() only.
+    const options: SocketConstructorOpts & { onread: OnReadOpts } = {
+      fd,
+      readable: true,
+      writable: false,
+      onread: { buffer: () => this.nextBuffer(), callback: (n: number, buffer: Uint8Array) => this.onRead(n, buffer) },
+    };
+    this.socket = new Socket(options);
+    this.socket.on('end', () => {
+      this.ended = true;
+      this.wake?.();
+    });
+    this.socket.on('error', (e) => {
+      this.failure = e;
+      this.wake?.();
+    });
+  }
+
+  /** Where the next read goes: the rest of the consumer's buffer, or a pooled one. */
+  private nextBuffer(): Uint8Array {
+    this.readsInto = this.target ? this.target.view.subarray(this.target.filled) : new Uint8Array(this.pool.takeArrayBuffer());
+    return this.readsInto;
+  }
+
+  private onRead(n: number, buffer: Uint8Array): boolean {
+    const target = this.target;
+    if (target && buffer === this.readsInto && buffer.buffer === target.view.buffer) {
+      target.filled += n;
+    } else if (target) {
+      // Given its buffer before fill() began: copied in now, before the socket
+      // is given the rest of the target for the read after it.
+      const take = Math.min(n, target.view.length - target.filled);
+      target.view.set(buffer.subarray(0, take), target.filled);
+      target.filled += take;
+      if (take < n) {
+        this.queue.push(this.pool.lend(buffer.buffer as ArrayBuffer, n));
+        this.taken = take;
+      } else this.pool.give(buffer.buffer as ArrayBuffer);
+    } else {
+      this.queue.push(this.pool.lend(buffer.buffer as ArrayBuffer, n));
     }
-  } finally {
+    this.wake?.();
+    if (target && target.filled === target.view.length) {
+      // Filled: the next bytes wait in the pipe for the next fill() rather than
+      // be read ahead into a pooled buffer, only to be copied out of it.
+      this.target = undefined;
+      this.paused = true;
+    } else this.paused = this.queue.length >= PIPE_READ_AHEAD;
+    return !this.paused;
+  }
+
+  /** Waits for a read, the end, or a failure. */
+  private async arrival(): Promise<void> {
+    await new Promise<void>((resolve) => (this.wake = resolve));
+    this.wake = undefined;
+  }
+
+  private resumeIfDrained(): void {
+    if (this.paused && this.queue.length < PIPE_READ_AHEAD / 2) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+
+  async next(): Promise<IteratorResult<Uint8Array>> {
+    for (;;) {
+      let chunk = this.queue.shift();
+      if (chunk) {
+        // After a fill() that took part of it: the rest, which no longer releases the whole (buffer-pool.ts).
+        if (this.taken > 0) chunk = chunk.subarray(this.taken);
+        this.taken = 0;
+        this.resumeIfDrained();
+        return { value: chunk, done: false };
+      }
+      if (this.failure !== undefined) throw ioError(this.failure, 'read', this.name);
+      if (this.ended) return { value: undefined, done: true };
+      this.resumeIfDrained();
+      await this.arrival();
+    }
+  }
+
+  async fill(view: Uint8Array): Promise<number> {
+    let filled = 0;
+    // What was read ahead goes first.
+    while (filled < view.length && this.queue.length > 0) {
+      const chunk = this.queue[0]!;
+      const n = Math.min(chunk.length - this.taken, view.length - filled);
+      view.set(chunk.subarray(this.taken, this.taken + n), filled);
+      filled += n;
+      this.taken += n;
+      if (this.taken === chunk.length) {
+        this.queue.shift();
+        this.taken = 0;
+        release(chunk);
+      }
+    }
+    this.resumeIfDrained();
+    if (filled === view.length || this.ended) return filled;
+    if (this.failure !== undefined) throw ioError(this.failure, 'read', this.name);
+    // The queue is empty: reads land in `view` from now on (onRead).
+    const target = { view, filled };
+    this.target = target;
+    this.resumeIfDrained();
+    try {
+      while (this.target === target && !this.ended && this.failure === undefined) await this.arrival();
+    } finally {
+      if (this.target === target) this.target = undefined;
+    }
+    if (target.filled < view.length && this.failure !== undefined) throw ioError(this.failure, 'read', this.name);
+    return target.filled;
+  }
+
+  async more(): Promise<boolean> {
+    for (;;) {
+      if (this.queue.length > 0) return true;
+      if (this.failure !== undefined) throw ioError(this.failure, 'read', this.name);
+      if (this.ended) return false;
+      this.resumeIfDrained();
+      await this.arrival();
+    }
+  }
+
+  async return(): Promise<IteratorResult<Uint8Array>> {
     // Standard input's descriptor stays open: libuv never closes 0, 1 or 2.
-    socket.destroy();
-    pool.close();
+    this.socket.destroy();
+    for (const chunk of this.queue.splice(0)) release(chunk);
+    this.pool.close();
+    return { value: undefined, done: true };
   }
 }
 

@@ -13,6 +13,7 @@ import { UsageError } from '../errors.js';
 import { MAX_FRAMES } from '../format/constants.js';
 import { BufferPool, buffersHeldByWriter, release } from './buffer-pool.js';
 import { acceptWritten, type DirectOutput, WriteTurns } from './direct-output.js';
+import { asFillable } from './fillable.js';
 import { type FrameResult, keyCopy, sealedFrames, sealedLength } from './frame-batch.js';
 import type { FramePool } from './frame-pool.js';
 import { JobQueue } from './job-queue.js';
@@ -83,30 +84,47 @@ export async function* sealInParallel(
     return [outputs.lend(r.output!, r.length)];
   };
 
+  /** Sends the full batch, once more input shows that its last frame is not the final one; yields what is sealed by then. */
+  async function* sendFull(): AsyncGenerator<Buffer> {
+    send(false);
+    if (jobs.length >= inFlight) yield* sealed(await jobs.shift());
+    while (jobs.headSettled) yield* sealed(await jobs.shift());
+  }
+
   try {
     // What was yielded before must be out before the workers write after it.
     await direct?.flush();
+    // An input that reads straight into the batch (fillable.ts) takes over after the held bytes.
+    const fillable = asFillable(source);
     const pending = [...held];
     for (;;) {
       let chunk = pending.shift();
       if (chunk === undefined) {
+        if (fillable) break;
         const next = await source.next();
         if (next.done) break;
         chunk = next.value;
       }
       for (let at = 0; at < chunk.length; ) {
-        // A full batch goes only once more input shows that its last frame is not the final one.
-        if (fill === batchBytes) {
-          send(false);
-          if (jobs.length >= inFlight) yield* sealed(await jobs.shift());
-          while (jobs.headSettled) yield* sealed(await jobs.shift());
-        }
+        if (fill === batchBytes) yield* sendFull();
         const n = Math.min(chunk.length - at, batchBytes - fill);
         batch.set(chunk.subarray(at, at + n), fill);
         fill += n;
         at += n;
       }
       release(chunk);
+    }
+    while (fillable) {
+      if (fill === batchBytes) {
+        if (!(await fillable.more())) break;
+        send(false);
+      }
+      // The batch fills while the answers are awaited: reads that come meanwhile land in it.
+      const filling = fillable.fill(batch.subarray(fill));
+      if (jobs.length >= inFlight) yield* sealed(await jobs.shift());
+      while (jobs.headSettled) yield* sealed(await jobs.shift());
+      fill += await filling;
+      if (fill < batchBytes) break; // the end of the input
     }
     send(true);
     while (jobs.length > 0) yield* sealed(await jobs.shift());
