@@ -321,7 +321,7 @@ describe('a failed decrypt leaves nothing behind', () => {
   // file before the damage in the last frame is found.
   const plaintext = randomBytes(200_000);
   const message = once(async () => {
-    const r = await run(['encrypt', '-k', keys.aes], { stdin: plaintext });
+    const r = await run(['encrypt', '-k', keys.aes, '--frame-size', '64K'], { stdin: plaintext });
     if (r.code !== 0) throw new Error(r.stderr);
     return r.stdout;
   });
@@ -631,9 +631,9 @@ describe('frame size and limits', () => {
     expect(ok.stdout.toString()).toBe('two keys');
   });
 
-  it.concurrent('--max-frame-size 1K refuses a message with 64K frames (exit 4)', async ({ expect }) => {
+  it.concurrent('--max-frame-size 1K refuses a message with 1M frames, the default (exit 4)', async ({ expect }) => {
     const message = await encryptBytes(expect, 'big frames', ['-k', keys.aes]);
-    expect((await inspectJson(expect, message)).frameLength).toBe(65536);
+    expect((await inspectJson(expect, message)).frameLength).toBe(1024 * 1024);
     const r = await run(['decrypt', '-k', keys.aes, '--max-frame-size', '1K'], { stdin: message });
     expectError(expect, r, 4);
     expect(r.stdout.length).toBe(0);

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { type CacheLimits, DataKeyCache, MAX_CACHE_BYTES, MAX_CACHE_MESSAGES } from '../../core/data-key-cache.js';
-import { type DataKeySource, encrypt } from '../../core/encrypt.js';
+import { type DataKeySource, DEFAULT_FRAME_LENGTH, encrypt } from '../../core/encrypt.js';
 import { UsageError } from '../../errors.js';
 import { DEFAULT_NON_COMMITTING_SUITE_ID, DEFAULT_SIGNED_SUITE_ID, DEFAULT_SUITE_ID, suiteById } from '../../format/suites.js';
 import { KEY_USAGES, openKeyrings } from '../../keyring/registry.js';
@@ -48,7 +48,8 @@ export async function run(files: string[], flags: EncryptFlags): Promise<void> {
   if (flags.sign && !suite.signature) {
     throw new UsageError(`--sign conflicts with --algorithm ${flags.algorithm}, which does not sign`);
   }
-  const frameLength = parseSize('--frame-size', flags.frameSize ?? flags.settings?.frameSize ?? '64K');
+  const frameSize = flags.frameSize ?? flags.settings?.frameSize;
+  const frameLength = frameSize === undefined ? DEFAULT_FRAME_LENGTH : parseSize('--frame-size', frameSize);
   const context = parseContextPairs(flags.context);
   const cacheLimits = flags.cache === undefined ? undefined : parseCacheLimits(flags.cache);
   const plan = await planOutputs(files, {
