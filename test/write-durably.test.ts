@@ -5,7 +5,7 @@
 // itself. A stand-in file handle makes the flush fail on demand.
 
 import { describe, expect, it } from 'vitest';
-import { FLUSH_EVERY, type WritableFile, writeDurably } from '../src/cli/output.js';
+import { FLUSH_EVERY, type WritableFile, writeBatched, writeDurably } from '../src/cli/output.js';
 import { IoError } from '../src/errors.js';
 
 const CHUNK = Buffer.alloc(1024 * 1024, 0x61);
@@ -58,5 +58,51 @@ describe('writeDurably', () => {
     setTimeout(() => fail(eio()), 20);
     await expect(failure).rejects.toThrow(IoError);
     expect(calls.sync).toBe(0);
+  });
+});
+
+describe('writeBatched', () => {
+  it('gathers the next batch while one is written, one write at a time, in order', async () => {
+    const written: number[] = [];
+    let writing = 0;
+    let most = 0;
+    let produced = 0;
+    const producedDuringFirstWrite: number[] = [];
+    async function* numbered(): AsyncGenerator<Uint8Array> {
+      for (let i = 0; i < 40; i++) {
+        produced++;
+        yield Buffer.alloc(256 * 1024, i);
+      }
+    }
+    await writeBatched(numbered(), async (buffers) => {
+      most = Math.max(most, ++writing);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      if (written.length === 0) producedDuringFirstWrite.push(produced);
+      for (const b of buffers) written.push(b[0]!);
+      writing--;
+      return buffers.reduce((sum, b) => sum + b.length, 0);
+    });
+    expect(written).toEqual([...Array(40).keys()]);
+    expect(most).toBe(1);
+    // Four chunks of 256 KiB make a batch: the second was gathered during the first write.
+    expect(producedDuringFirstWrite[0]).toBeGreaterThanOrEqual(8);
+  });
+
+  it('a write that fails fails the run, and the source is closed', async () => {
+    let closed = false;
+    async function* endless(): AsyncGenerator<Uint8Array> {
+      try {
+        for (;;) yield Buffer.alloc(256 * 1024);
+      } finally {
+        closed = true;
+      }
+    }
+    let batches = 0;
+    const run = writeBatched(endless(), async () => {
+      if (++batches === 2) throw eio();
+      return 1024 * 1024;
+    });
+    await expect(run).rejects.toThrow(/EIO/);
+    expect(closed).toBe(true);
   });
 });

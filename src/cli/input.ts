@@ -5,8 +5,9 @@
 // hand-off per 64 KiB, most of the system time of a 1 GiB run, and a file read
 // never waits long. A pipe or socket is read on the event loop (a blocking read
 // there would keep SIGINT from being handled while the writer is idle) into
-// buffers of our own, not Node's fresh one per read. A terminal is read through
-// process.stdin.
+// buffers of our own, not Node's fresh one per read, or straight into the
+// buffer of a consumer that fills one (src/stream/fillable.ts: the batches the
+// workers seal). A terminal is read through process.stdin.
 //
 // File and pipe chunks are lent from a pool (src/stream/buffer-pool.ts): the
 // encrypt and decrypt data paths release each one once copied, and it is read

@@ -4,12 +4,11 @@
 // removed, so no partial output ever appears and an existing file is untouched.
 
 import { randomBytes } from 'node:crypto';
-import { fstatSync, type Stats, unlinkSync, writev, writevSync } from 'node:fs';
+import { fstatSync, type Stats, unlinkSync, writevSync } from 'node:fs';
 import { type FileHandle, link, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { isatty } from 'node:tty';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { IoError, ioError, UsageError } from '../errors.js';
 import { release, WRITER_HOLDS } from '../stream/buffer-pool.js';
 import type { DirectOutput } from '../stream/direct-output.js';
@@ -208,28 +207,37 @@ export async function writeBatched(
     }
     for (const chunk of batch) release(chunk);
   };
+  // One batch is written while the next is gathered, so the source runs on
+  // meanwhile; one write at a time, so that they land in order.
+  let writing: Promise<void> = Promise.resolve();
+  const queue = async (batch: Uint8Array[]) => {
+    await writing;
+    writing = write(batch);
+    // Its failure is thrown where it is awaited next, not reported as unhandled before.
+    writing.catch(() => undefined);
+  };
   // flush() is called by the producer between two chunks, while this loop waits for the next one.
   const direct: DirectOutput | undefined = shared && {
     fd: shared.fd,
-    flush: () => write(batcher.take()),
+    flush: async () => {
+      await queue(batcher.take());
+      await writing;
+    },
     wrote: (bytes) => shared.wrote?.(bytes),
   };
-  for await (const chunk of bytesOf(source, direct)) {
-    const full = batcher.add(chunk);
-    if (full) await write(full);
+  let done = false;
+  try {
+    for await (const chunk of bytesOf(source, direct)) {
+      const full = batcher.add(chunk);
+      if (full) await queue(full);
+    }
+    await queue(batcher.take());
+    await writing;
+    done = true;
+  } finally {
+    // A write still going when the source failed finishes before the caller closes the output.
+    if (!done) await writing.catch(() => undefined);
   }
-  await write(batcher.take());
-}
-
-/** The non-empty chunks of `source`, gathered into batches of about BATCH_BYTES (or BATCH_BUFFERS chunks). */
-async function* batches(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array[]> {
-  const batcher = new Batcher();
-  for await (const chunk of source) {
-    const full = batcher.add(chunk);
-    if (full) yield full;
-  }
-  const rest = batcher.take();
-  if (rest.length > 0) yield rest;
 }
 
 /** Moves the finished file into place; without --force, never over a file that appeared meanwhile. */
@@ -266,10 +274,9 @@ async function syncDirectory(dir: string): Promise<void> {
  * Writes to stdout. A pipe or socket goes through Node's stream (see
  * writeToStream); anything else (a file, /dev/null, a terminal) takes
  * synchronous writev(2) on descriptor 1, batched, and falls back to the stream
- * if that ever says EAGAIN. A producer is offered descriptor 1 for workers to
- * write to, where it can take their blocking writes (sharedStdout); then this
- * thread's own writes go through the thread pool. A reader that has gone away
- * (EPIPE: `| head`) ends the output quietly.
+ * if that ever says EAGAIN. A producer is offered descriptor 1 for its workers
+ * to write to, where it can take their blocking writes (sharedStdout). A
+ * reader that has gone away (EPIPE: `| head`) ends the output quietly.
  */
 export async function writeStdout(output: Output, binary: boolean): Promise<void> {
   if (binary && process.stdout.isTTY) {
@@ -279,27 +286,26 @@ export async function writeStdout(output: Output, binary: boolean): Promise<void
   }
   const shared = typeof output === 'function' ? sharedStdout() : undefined;
   try {
-    if (shared) {
-      await writeBatched(output, (buffers) => writevInPool(1, buffers), { fd: 1 });
-      return;
-    }
-    const source = bytesOf(output);
     if (isStreamDescriptor(1)) {
-      await writeToStream(source, process.stdout);
+      await writeToStream(output, process.stdout, shared);
       return;
     }
     let blocking = true;
-    await writeBatched(source, (buffers) => {
-      if (blocking) {
-        try {
-          return writevSync(1, buffers);
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
-          blocking = false;
+    await writeBatched(
+      output,
+      (buffers) => {
+        if (blocking) {
+          try {
+            return writevSync(1, buffers);
+          } catch (e) {
+            if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+            blocking = false;
+          }
         }
-      }
-      return writeConcatenated(buffers);
-    });
+        return writeConcatenated(buffers);
+      },
+      shared,
+    );
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EPIPE') return;
     throw ioError(e, 'write', 'standard output');
@@ -313,22 +319,29 @@ interface StreamHandle {
   setBlocking?(blocking: boolean): number;
 }
 
+/** Descriptor 1 as offered to workers: a pipe or socket is made blocking when they start (handOver). */
+interface SharedStdout extends SharedDescriptor {
+  handOver(): void;
+  restore(): void;
+}
+
 /**
  * Whether descriptor 1 can take blocking writes from worker threads, and so be
  * offered to them: a regular file or a device that is not a terminal can. A
  * pipe or socket can once made blocking: Node's process.stdout made it
- * non-blocking, for libuv's event loop, and we write it no more through that
- * stream (restore() gives it back). Not when it is also standard input (a
- * socket on both): reading it on the event loop needs it non-blocking.
+ * non-blocking, for libuv's event loop, and this thread writes through that
+ * stream until the workers start. Not when it is also standard input (a socket
+ * on both): reading it on the event loop needs it non-blocking.
  */
-function sharedStdout(): { restore(): void } | undefined {
+function sharedStdout(): SharedStdout | undefined {
   let out: Stats;
   try {
     out = fstatSync(1);
   } catch {
     return undefined;
   }
-  if (out.isFile() || (out.isCharacterDevice() && !isatty(1))) return { restore: () => undefined };
+  const nothing = () => undefined;
+  if (out.isFile() || (out.isCharacterDevice() && !isatty(1))) return { fd: 1, handOver: nothing, restore: nothing };
   if (!out.isFIFO() && !out.isSocket()) return undefined;
   const input = (() => {
     try {
@@ -339,23 +352,18 @@ function sharedStdout(): { restore(): void } | undefined {
   })();
   if (input && input.dev === out.dev && input.ino === out.ino) return undefined;
   const handle = (process.stdout as unknown as { _handle?: StreamHandle })._handle;
-  if (typeof handle?.setBlocking !== 'function' || handle.setBlocking(true) !== 0) return undefined;
-  return { restore: () => void handle.setBlocking!(false) };
-}
-
-/**
- * writev(2) on the thread pool, for a descriptor that blocks: this thread stays
- * free (an interrupt is handled at once). A descriptor someone made
- * non-blocking meanwhile answers EAGAIN when full: wait a millisecond, retry.
- */
-function writevInPool(fd: number, buffers: Uint8Array[]): Promise<number> {
-  return new Promise<number>((resolve, reject) =>
-    writev(fd, buffers, (e, written) => {
-      if (!e) resolve(written);
-      else if (e.code === 'EAGAIN') sleep(1).then(() => writevInPool(fd, buffers).then(resolve, reject), reject);
-      else reject(e);
-    }),
-  );
+  if (typeof handle?.setBlocking !== 'function') return undefined;
+  let blocking = false;
+  return {
+    fd: 1,
+    handOver: () => {
+      if (handle.setBlocking!(true) !== 0) throw new Error('standard output cannot be made blocking for the workers');
+      blocking = true;
+    },
+    restore: () => {
+      if (blocking) handle.setBlocking!(false);
+    },
+  };
 }
 
 function isStreamDescriptor(fd: number): boolean {
@@ -389,9 +397,11 @@ const WRITE_BEHIND = WRITER_HOLDS - 2 * BATCH_BYTES;
  * for each 64 KiB the reader takes (measured: ~1.8 s per GiB, against ~0.9 s
  * this way). Up to WRITE_BEHIND bytes stay queued while the source produces
  * the next batch, so reading and writing overlap. Each chunk is released once
- * written (src/stream/buffer-pool.ts).
+ * written (src/stream/buffer-pool.ts). A producer is offered `shared` for its
+ * workers: flush() waits until the stream has written everything, then hands
+ * the descriptor over, blocking, and the workers write to it in its place.
  */
-export async function writeToStream(source: AsyncIterable<Uint8Array>, out: Writable): Promise<void> {
+export async function writeToStream(output: Output, out: Writable, shared?: SharedStdout): Promise<void> {
   let failure: Error | undefined;
   const fail = (e: Error) => (failure ??= e);
   out.on('error', fail);
@@ -405,15 +415,15 @@ export async function writeToStream(source: AsyncIterable<Uint8Array>, out: Writ
       };
       out.on('drain', done).on('close', done).on('error', done);
     });
-  try {
-    for await (const batch of batches(source)) {
-      out.cork();
-      for (const chunk of batch) out.write(chunk, (e) => (e ? fail(e) : release(chunk)));
-      out.uncork();
-      if (out.writableLength > WRITE_BEHIND && !failure) await settled();
-      if (failure) throw failure;
-    }
-    // The source is done; wait until the stream has written everything it holds.
+  const batcher = new Batcher();
+  const send = (batch: Uint8Array[]) => {
+    out.cork();
+    for (const chunk of batch) out.write(chunk, (e) => (e ? fail(e) : release(chunk)));
+    out.uncork();
+  };
+  /** Sends what is held and waits until the stream has written everything. */
+  const emptied = async () => {
+    send(batcher.take());
     await new Promise<void>((resolve) =>
       out.write(Buffer.alloc(0), (e) => {
         if (e) fail(e);
@@ -421,6 +431,25 @@ export async function writeToStream(source: AsyncIterable<Uint8Array>, out: Writ
       }),
     );
     if (failure) throw failure;
+  };
+  const direct: DirectOutput | undefined = shared && {
+    fd: shared.fd,
+    flush: async () => {
+      await emptied();
+      shared.handOver();
+    },
+    wrote: () => undefined,
+  };
+  try {
+    for await (const chunk of bytesOf(output, direct)) {
+      const full = batcher.add(chunk);
+      if (!full) continue;
+      send(full);
+      if (out.writableLength > WRITE_BEHIND && !failure) await settled();
+      if (failure) throw failure;
+    }
+    // The source is done; wait until the stream has written everything it holds.
+    await emptied();
   } finally {
     out.off('error', fail);
   }
