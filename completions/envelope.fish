@@ -185,7 +185,7 @@ complete -c envelope -n "__envelope_at 'encrypt'" -s r -l recursive -d 'walk dir
 complete -c envelope -n "__envelope_at 'encrypt'" -l suffix -x -d 'added to output file names (default: .enc)'
 complete -c envelope -n "__envelope_at 'encrypt'" -l sign -d 'sign the message with ECDSA P-384 (suite 0x0578)'
 complete -c envelope -n "__envelope_at 'encrypt'" -l algorithm -x -d 'algorithm suite id (0x0478) or ESDK name'
-complete -c envelope -n "__envelope_at 'encrypt'" -l frame-size -x -d 'plaintext bytes per frame, e.g. 64K, 1M (default: 1M)'
+complete -c envelope -n "__envelope_at 'encrypt'" -l frame-size -x -d 'plaintext bytes per frame, e.g. 64K, 1M (default: 256K)'
 complete -c envelope -n "__envelope_at 'encrypt'" -l commitment-policy -x -a 'require-encrypt-require-decrypt require-encrypt-allow-decrypt forbid-encrypt-allow-decrypt' -d 'key commitment policy'
 complete -c envelope -n "__envelope_at 'encrypt'" -l armor -d 'write base64 text in 76-column lines'
 complete -c envelope -n "__envelope_at 'encrypt'" -l force -d 'overwrite existing output files'

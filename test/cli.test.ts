@@ -631,9 +631,9 @@ describe('frame size and limits', () => {
     expect(ok.stdout.toString()).toBe('two keys');
   });
 
-  it.concurrent('--max-frame-size 1K refuses a message with 1M frames, the default (exit 4)', async ({ expect }) => {
+  it.concurrent('--max-frame-size 1K refuses a message with 256K frames, the default (exit 4)', async ({ expect }) => {
     const message = await encryptBytes(expect, 'big frames', ['-k', keys.aes]);
-    expect((await inspectJson(expect, message)).frameLength).toBe(1024 * 1024);
+    expect((await inspectJson(expect, message)).frameLength).toBe(256 * 1024);
     const r = await run(['decrypt', '-k', keys.aes, '--max-frame-size', '1K'], { stdin: message });
     expectError(expect, r, 4);
     expect(r.stdout.length).toBe(0);

@@ -172,7 +172,7 @@ export function buildProgram(): Command {
     .option('--suffix <suffix>', 'added to output file names (default: .enc)')
     .option('--sign', 'sign the message with ECDSA P-384 (suite 0x0578)')
     .option('--algorithm <suite>', 'algorithm suite id (0x0478) or ESDK name')
-    .option('--frame-size <size>', 'plaintext bytes per frame, e.g. 64K, 1M (default: 1M)')
+    .option('--frame-size <size>', 'plaintext bytes per frame, e.g. 64K, 1M (default: 256K)')
     .addOption(commitmentOption())
     .option('--armor', 'write base64 text in 76-column lines')
     .option('--force', 'overwrite existing output files')

@@ -17,13 +17,16 @@ import { UsageError } from '../errors.js';
 import { assertEncryptSuite, type CommitmentPolicy, DEFAULT_COMMITMENT_POLICY } from './commitment-policy.js';
 
 /**
- * Chosen by benchmark (DESIGN §1): a frame costs a cipher set up and its own
- * output buffer whatever its length, and node:crypto seals 64 KiB frames at
- * 2.35 GB/s, 256 KiB at 2.73 and 1 MiB at 2.80 (one core, measured here).
- * Through pipes, 1 GiB took 0.84 s of user CPU in 1 MiB frames against 1.00 s
- * in 64 KiB ones. 1 MiB is also the largest frame the workers take (parallel.ts).
+ * Chosen by benchmark (DESIGN §1). A frame costs a cipher set-up and an output
+ * buffer of its own whatever its length: node:crypto seals 64 KiB frames at
+ * 2.35 GB/s on one core, 256 KiB at 2.73 and 1 MiB at 2.80 (measured here).
+ * Through pipes, 1 GiB took 0.90 s of user CPU in 256 KiB frames against
+ * 1.00 s in 64 KiB ones (decrypt: 0.94 against 1.08 s), and 1.29 s instead of
+ * 1.50 s on one thread. 1 MiB frames save a little more on the workers, but on
+ * the main thread each 1 MiB output is mapped and faulted in afresh (500,000
+ * page faults per GiB on one thread, against 8,600), which costs more than that.
  */
-export const DEFAULT_FRAME_LENGTH = 1024 * 1024;
+export const DEFAULT_FRAME_LENGTH = 256 * 1024;
 
 export interface EncryptOptions {
   readonly keyrings: readonly Keyring[];
