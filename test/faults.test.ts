@@ -20,9 +20,11 @@
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
+  closeSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readdirSync,
   readFileSync,
   readlinkSync,
@@ -319,6 +321,30 @@ describe('a full disk is exit 3 and leaves nothing behind', () => {
       expect(readdirSync(mnt)).toEqual([]);
     });
   });
+
+  it.skipIf(!!NO_TMPFS)(
+    title('20 MB into an 18 MiB tmpfs, the disk filling while the workers write: exit 3, nothing left of -o, and stdout says so', NO_TMPFS),
+    async () => {
+      await withTmpfs('18m', async (mnt) => {
+        // Past 16 MiB the workers write their frames themselves (src/stream/direct-output.ts).
+        const enc = await run(['encrypt', '-k', key, '-o', join(mnt, 'out.enc'), big]);
+        expectError(enc, 3, /no space left on device/);
+        expect(readdirSync(mnt)).toEqual([]);
+        const dec = await run(['decrypt', '-k', key, '-o', join(mnt, 'out'), bigEnc]);
+        expectError(dec, 3, /no space left on device/);
+        expect(readdirSync(mnt)).toEqual([]);
+        // Standard output is written as it is: a file on the full disk.
+        const out = openSync(join(mnt, 'stdout'), 'w');
+        const r = spawnSync(process.execPath, [ENVELOPE, 'decrypt', '-k', key, bigEnc, '-o', '-'], {
+          stdio: ['ignore', out, 'pipe'],
+          encoding: 'utf8',
+          timeout: 60_000,
+        });
+        closeSync(out);
+        expectError({ code: r.status, stderr: r.stderr }, 3, /cannot write standard output: no space left on device/);
+      });
+    },
+  );
 
   it.skipIf(!!NO_TMPFS)(title('--force over an existing file on a full tmpfs: exit 3, the existing file untouched, nothing else left', NO_TMPFS), async () => {
     await withTmpfs('256k', async (mnt) => {
