@@ -295,6 +295,18 @@ describe('SIGINT and SIGTERM in the middle of writing -o FILE (main.ts: exit 130
 
 // ---------------------------------------------------------------- 3. disk full
 
+/** Encrypts `plain` and decrypts `enc` with -o into `mnt`, which cannot hold them: exit 3 each time, and nothing left there. */
+async function overfill(mnt: string, plain: string, enc: string): Promise<void> {
+  for (const [command, input, output] of [
+    ['encrypt', plain, 'out.enc'],
+    ['decrypt', enc, 'out'],
+  ] as const) {
+    const r = await run([command, '-k', key, '-o', join(mnt, output), input]);
+    expectError(r, 3, /no space left on device/);
+    expect(readdirSync(mnt)).toEqual([]);
+  }
+}
+
 describe('a full disk is exit 3 and leaves nothing behind', () => {
   // --force: without it a device is refused as an existing output (see "device outputs" below).
   it('encrypt --force -o /dev/full (a device, written as it is): exit 3, "no space left on device"', async () => {
@@ -309,12 +321,7 @@ describe('a full disk is exit 3 and leaves nothing behind', () => {
 
   it.skipIf(!!NO_TMPFS)(title('encrypt and decrypt of 1 MB into a 256 KiB tmpfs: exit 3, the directory stays empty', NO_TMPFS), async () => {
     await withTmpfs('256k', async (mnt) => {
-      const enc = await run(['encrypt', '-k', key, '-o', join(mnt, 'out.enc'), mid]);
-      expectError(enc, 3, /no space left on device/);
-      expect(readdirSync(mnt)).toEqual([]);
-      const dec = await run(['decrypt', '-k', key, '-o', join(mnt, 'out'), midEnc]);
-      expectError(dec, 3, /no space left on device/);
-      expect(readdirSync(mnt)).toEqual([]);
+      await overfill(mnt, mid, midEnc);
       // Input from a pipe: the same through the stream path.
       const piped = await run(['decrypt', '-k', key, '-o', join(mnt, 'piped')], { stdin: readFileSync(midEnc) });
       expectError(piped, 3, /no space left on device/);
@@ -327,12 +334,7 @@ describe('a full disk is exit 3 and leaves nothing behind', () => {
     async () => {
       await withTmpfs('18m', async (mnt) => {
         // Past 16 MiB the workers write their frames themselves (src/stream/direct-output.ts).
-        const enc = await run(['encrypt', '-k', key, '-o', join(mnt, 'out.enc'), big]);
-        expectError(enc, 3, /no space left on device/);
-        expect(readdirSync(mnt)).toEqual([]);
-        const dec = await run(['decrypt', '-k', key, '-o', join(mnt, 'out'), bigEnc]);
-        expectError(dec, 3, /no space left on device/);
-        expect(readdirSync(mnt)).toEqual([]);
+        await overfill(mnt, big, bigEnc);
         // Standard output is written as it is: a file on the full disk.
         const out = openSync(join(mnt, 'stdout'), 'w');
         const r = spawnSync(process.execPath, [ENVELOPE, 'decrypt', '-k', key, bigEnc, '-o', '-'], {
