@@ -502,34 +502,46 @@ describe('bin/envelope', () => {
 
   it('exits at once when its reader goes away, and when interrupted, in the middle of the parallel part', async () => {
     const message = (await run(['encrypt', '-k', key], plaintext)).stdout;
-    for (const stop of ['close stdout', 'SIGINT'] as const) {
+    for (const stop of ['close stdout', 'SIGINT', 'stop reading, then SIGINT'] as const) {
       const child = spawn(process.execPath, [ENVELOPE, 'decrypt', '-k', key], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
       child.stdin.on('error', () => undefined);
       child.stdin.end(message);
-      const { code, elapsed } = await stopPartWay(child, 24 * MiB, stop);
-      expect(code).toBe(stop === 'SIGINT' ? 130 : 0);
+      const { code, signal, elapsed } = await stopPartWay(child, 24 * MiB, stop);
+      expect({ code, signal }, stop).toEqual(stop === 'close stdout' ? { code: 0, signal: null } : { code: null, signal: 'SIGINT' });
       expect(elapsed).toBeLessThan(5000);
     }
   });
 });
 
-/** Once `after` bytes came out, closes the child's stdout or interrupts it; resolves when it exits. */
-function stopPartWay(child: ChildProcess, after: number, how: 'close stdout' | 'SIGINT') {
-  return new Promise<{ code: number | null; elapsed: number }>((resolve, reject) => {
+/**
+ * Once `after` bytes came out, closes the child's stdout, or interrupts it, or
+ * stops reading and interrupts it a second later (its workers are then blocked
+ * writing to a full pipe); resolves when it exits.
+ */
+function stopPartWay(child: ChildProcess, after: number, how: 'close stdout' | 'SIGINT' | 'stop reading, then SIGINT') {
+  return new Promise<{ code: number | null; signal: NodeJS.Signals | null; elapsed: number }>((resolve, reject) => {
     let seen = 0;
     let stoppedAt = 0;
+    let stopping = false;
     const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
     child.stdout!.on('data', (d: Buffer) => {
       seen += d.length;
-      if (seen < after || stoppedAt) return;
-      stoppedAt = performance.now();
-      if (how === 'SIGINT') child.kill('SIGINT');
-      else child.stdout!.destroy();
+      if (seen < after || stopping) return;
+      stopping = true;
+      const stop = () => {
+        stoppedAt = performance.now();
+        if (how === 'close stdout') child.stdout!.destroy();
+        else child.kill('SIGINT');
+      };
+      if (how === 'stop reading, then SIGINT') {
+        child.stdout!.pause();
+        setTimeout(stop, 1000);
+      } else stop();
     });
     child.on('error', reject);
-    child.on('exit', (code) => {
+    child.on('exit', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, elapsed: stoppedAt ? performance.now() - stoppedAt : Number.POSITIVE_INFINITY });
+      resolve({ code, signal, elapsed: stoppedAt ? performance.now() - stoppedAt : Number.POSITIVE_INFINITY });
     });
   });
 }

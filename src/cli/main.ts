@@ -43,6 +43,12 @@ async function main(argv: string[]): Promise<number> {
   const interrupt = (signal: NodeJS.Signals) => {
     removeTemporariesSync();
     report(new InterruptedError(`interrupted by ${signal}`), false);
+    // Then the process ends by the signal itself, as a shell expects of an
+    // interrupted program (it reports 128 + the signal's number: 130, 143). And
+    // at once: exit() would first wait for the worker threads, and one may be
+    // blocked writing to a reader that has stopped reading (src/stream/direct-output.ts).
+    process.removeAllListeners(signal);
+    process.kill(process.pid, signal);
     process.exit(signal === 'SIGTERM' ? 143 : EXIT_CODES.interrupted);
   };
   process.on('exit', removeTemporariesSync);
