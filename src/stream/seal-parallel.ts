@@ -121,6 +121,8 @@ export async function* sealInParallel(
       }
       // The batch fills while the answers are awaited: reads that come meanwhile land in it.
       const filling = fillable.fill(batch.subarray(fill));
+      // A failed read is thrown below; should an answer fail first, it is not left unhandled.
+      filling.catch(() => undefined);
       if (jobs.length >= inFlight) yield* sealed(await jobs.shift());
       while (jobs.headSettled) yield* sealed(await jobs.shift());
       fill += await filling;
