@@ -14,10 +14,11 @@
 // into again, so a large input leaves no trail of dead buffers (~32 MiB of
 // them, with a fresh buffer per read).
 
-import { closeSync, constants, createReadStream, fstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { closeSync, constants, createReadStream, openSync, readSync } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { type OnReadOpts, Socket, type SocketConstructorOpts } from 'node:net';
 import { ioError } from '../errors.js';
+import { isPipeOrSocket, statDescriptor } from './descriptor.js';
 import { BufferPool, buffersHeldByWriter, release } from '../stream/buffer-pool.js';
 import type { Fillable } from '../stream/fillable.js';
 
@@ -38,15 +39,9 @@ export function isStdio(path: string | undefined): boolean {
  */
 export async function openInput(path: string | undefined): Promise<AsyncIterable<Uint8Array>> {
   if (isStdio(path)) {
-    const stdin = (() => {
-      try {
-        return fstatSync(0);
-      } catch {
-        return undefined;
-      }
-    })();
+    const stdin = statDescriptor(0);
     if (stdin?.isFile()) return readDescriptor(0, 'standard input', () => process.stdin);
-    if (isStream(stdin)) return readStream(0, 'standard input');
+    if (isPipeOrSocket(stdin)) return readStream(0, 'standard input');
     return guard(process.stdin, 'standard input');
   }
   const file = path!;
@@ -97,10 +92,6 @@ async function* readDescriptor(fd: number, name: string, fallback: () => AsyncIt
   } finally {
     pool.close();
   }
-}
-
-function isStream(s: Stats | undefined): boolean {
-  return !!s && (s.isFIFO() || s.isSocket());
 }
 
 /** A pipe or socket's reader (StreamReader): exported for its tests. */

@@ -4,12 +4,13 @@
 // removed, so no partial output ever appears and an existing file is untouched.
 
 import { randomBytes } from 'node:crypto';
-import { fstatSync, type Stats, unlinkSync, writevSync } from 'node:fs';
+import { type Stats, unlinkSync, writevSync } from 'node:fs';
 import { type FileHandle, link, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { isatty } from 'node:tty';
 import { IoError, ioError, UsageError } from '../errors.js';
+import { isPipeOrSocket, statDescriptor } from './descriptor.js';
 import { release, WRITER_HOLDS } from '../stream/buffer-pool.js';
 import type { DirectOutput } from '../stream/direct-output.js';
 
@@ -284,9 +285,10 @@ export async function writeStdout(output: Output, binary: boolean): Promise<void
       hints: ['redirect it, name a file with -o, or use --armor for base64 text'],
     });
   }
-  const shared = typeof output === 'function' ? sharedStdout() : undefined;
+  const stdout = statDescriptor(1);
+  const shared = typeof output === 'function' ? sharedStdout(stdout) : undefined;
   try {
-    if (isStreamDescriptor(1)) {
+    if (isPipeOrSocket(stdout)) {
       await writeToStream(output, process.stdout, shared);
       return;
     }
@@ -333,23 +335,12 @@ interface SharedStdout extends SharedDescriptor {
  * stream until the workers start. Not when it is also standard input (a socket
  * on both): reading it on the event loop needs it non-blocking.
  */
-function sharedStdout(): SharedStdout | undefined {
-  let out: Stats;
-  try {
-    out = fstatSync(1);
-  } catch {
-    return undefined;
-  }
+function sharedStdout(out: Stats | undefined): SharedStdout | undefined {
+  if (!out) return undefined;
   const nothing = () => undefined;
   if (out.isFile() || (out.isCharacterDevice() && !isatty(1))) return { fd: 1, handOver: nothing, restore: nothing };
-  if (!out.isFIFO() && !out.isSocket()) return undefined;
-  const input = (() => {
-    try {
-      return fstatSync(0);
-    } catch {
-      return undefined;
-    }
-  })();
+  if (!isPipeOrSocket(out)) return undefined;
+  const input = statDescriptor(0);
   if (input && input.dev === out.dev && input.ino === out.ino) return undefined;
   const handle = (process.stdout as unknown as { _handle?: StreamHandle })._handle;
   if (typeof handle?.setBlocking !== 'function') return undefined;
@@ -364,15 +355,6 @@ function sharedStdout(): SharedStdout | undefined {
       if (blocking) handle.setBlocking!(false);
     },
   };
-}
-
-function isStreamDescriptor(fd: number): boolean {
-  try {
-    const s = fstatSync(fd);
-    return s.isFIFO() || s.isSocket();
-  } catch {
-    return false;
-  }
 }
 
 function writeConcatenated(buffers: Uint8Array[]): Promise<number> {
