@@ -12,7 +12,7 @@ import { isatty } from 'node:tty';
 import { IoError, ioError, UsageError } from '../errors.js';
 import { isPipeOrSocket, statDescriptor } from './descriptor.js';
 import { release, WRITER_HOLDS } from '../stream/buffer-pool.js';
-import type { DirectOutput } from '../stream/direct-output.js';
+import { type DirectOutput, unwritten } from '../stream/direct-output.js';
 
 /** Temporary files to remove if the process is interrupted. */
 const pendingTemporaries = new Set<string>();
@@ -199,13 +199,7 @@ export async function writeBatched(
   const batcher = new Batcher();
   const write = async (batch: Uint8Array[]) => {
     let pending = batch;
-    while (pending.length > 0) {
-      let written = await writev(pending);
-      let i = 0;
-      while (i < pending.length && written >= pending[i]!.length) written -= pending[i++]!.length;
-      pending = pending.slice(i);
-      if (written > 0) pending[0] = pending[0]!.subarray(written);
-    }
+    while (pending.length > 0) pending = unwritten(pending, await writev(pending));
     for (const chunk of batch) release(chunk);
   };
   // One batch is written while the next is gathered, so the source runs on

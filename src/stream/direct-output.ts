@@ -96,12 +96,18 @@ export function writeFully(fd: number, buffers: readonly Uint8Array[]): number {
       continue;
     }
     total += written;
-    let i = 0;
-    while (i < pending.length && written >= pending[i]!.length) written -= pending[i++]!.length;
-    pending = pending.slice(i);
-    if (written > 0) pending[0] = pending[0]!.subarray(written);
+    pending = unwritten(pending, written);
   }
   return total;
+}
+
+/** What of `buffers` a write of `written` bytes left to write: a short write continues with it. */
+export function unwritten(buffers: readonly Uint8Array[], written: number): Uint8Array[] {
+  let i = 0;
+  while (i < buffers.length && written >= buffers[i]!.length) written -= buffers[i++]!.length;
+  const rest = buffers.slice(i);
+  if (written > 0) rest[0] = rest[0]!.subarray(written);
+  return rest;
 }
 
 /**
