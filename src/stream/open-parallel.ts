@@ -16,8 +16,9 @@
 
 import { IntegrityError } from '../errors.js';
 import { FINAL_FRAME_MARKER, MAX_FRAMES } from '../format/constants.js';
-import { BufferPool, buffersHeldByWriter } from './buffer-pool.js';
-import { acceptWritten, type DirectOutput, WriteTurns } from './direct-output.js';
+import { BatchResults } from './batch-results.js';
+import { BufferPool } from './buffer-pool.js';
+import type { DirectOutput } from './direct-output.js';
 import type { ByteReader } from './byte-reader.js';
 import { FRAME_OVERHEAD, type FrameResult, keyCopy } from './frame-batch.js';
 import type { FramePool } from './frame-pool.js';
@@ -38,9 +39,7 @@ export async function* openInParallel(
   const frames = framesPerBatch(frameLength);
   const inFlight = IN_FLIGHT_PER_WORKER * pool.workers;
   const inputs = new BufferPool(frames * record, inFlight + 1);
-  const outputs = direct ? undefined : new BufferPool(frames * frameLength, inFlight + 1 + buffersHeldByWriter(frames * frameLength));
-  const turns = direct ? new WriteTurns() : undefined;
-  let batchIndex = 0;
+  const results = new BatchResults(direct, frames * frameLength, inFlight);
   const jobs = new JobQueue();
   // A compact copy: a view would post its whole underlying buffer with every job.
   const messageId = new Uint8Array(p.messageId);
@@ -49,9 +48,8 @@ export async function* openInParallel(
   /** The verified plaintext of an answer, or its failure once that plaintext is out. */
   async function* opened(r: FrameResult): AsyncGenerator<Buffer> {
     inputs.give(r.input);
-    if (!outputs) acceptWritten(r, direct!);
-    else if (r.length > 0) yield outputs.lend(r.output!, r.length);
-    else outputs.give(r.output!);
+    const plaintext = results.take(r);
+    if (plaintext) yield plaintext;
     if (r.failedSequence !== undefined) {
       throw new IntegrityError(`frame ${r.failedSequence} does not authenticate: the message was altered`);
     }
@@ -101,9 +99,7 @@ export async function* openInParallel(
           firstSequence: first,
           input: batch.buffer as ArrayBuffer,
           frames: count,
-          ...(turns
-            ? { direct: { fd: direct!.fd, turns: turns.memory, index: batchIndex++ } }
-            : { output: outputs!.takeArrayBuffer() }),
+          ...results.destination(),
         }),
       );
       if (jobs.length >= inFlight) yield* opened(await jobs.shift());
@@ -120,10 +116,10 @@ export async function* openInParallel(
     if (!finished) {
       await jobs.giveUp((r) => {
         inputs.give(r.input);
-        if (r.output) outputs?.give(r.output);
-      }, turns);
+        results.recycle(r);
+      }, results.turns);
     }
     inputs.close();
-    outputs?.close();
+    results.close();
   }
 }

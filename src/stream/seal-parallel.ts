@@ -11,8 +11,9 @@
 
 import { UsageError } from '../errors.js';
 import { MAX_FRAMES } from '../format/constants.js';
-import { BufferPool, buffersHeldByWriter, release } from './buffer-pool.js';
-import { acceptWritten, type DirectOutput, WriteTurns } from './direct-output.js';
+import { BatchResults } from './batch-results.js';
+import { BufferPool, release } from './buffer-pool.js';
+import type { DirectOutput } from './direct-output.js';
 import { asFillable } from './fillable.js';
 import { type FrameResult, keyCopy, sealedFrames, sealedLength } from './frame-batch.js';
 import type { FramePool } from './frame-pool.js';
@@ -37,10 +38,7 @@ export async function* sealInParallel(
   const batchBytes = framesPerBatch(frameLength) * frameLength;
   const inFlight = IN_FLIGHT_PER_WORKER * pool.workers;
   const inputs = new BufferPool(batchBytes, inFlight + 1);
-  const outputLength = sealedLength(frameLength, batchBytes, true);
-  const outputs = direct ? undefined : new BufferPool(outputLength, inFlight + 1 + buffersHeldByWriter(outputLength));
-  const turns = direct ? new WriteTurns() : undefined;
-  let batchIndex = 0;
+  const results = new BatchResults(direct, sealedLength(frameLength, batchBytes, true), inFlight);
   const jobs = new JobQueue();
   // A compact copy: a view would post its whole underlying buffer with every job.
   const messageId = new Uint8Array(p.messageId);
@@ -65,9 +63,7 @@ export async function* sealInParallel(
         input: batch.buffer as ArrayBuffer,
         length: fill,
         final,
-        ...(direct && turns
-          ? { direct: { fd: direct.fd, turns: turns.memory, index: batchIndex++ } }
-          : { output: outputs!.takeArrayBuffer() }),
+        ...results.destination(),
       }),
     );
     sequenceNumber += frames;
@@ -77,11 +73,8 @@ export async function* sealInParallel(
   /** A batch's answer: its sealed frames to yield, or none if the worker wrote them. */
   const sealed = (r: FrameResult): Buffer[] => {
     inputs.give(r.input);
-    if (!outputs) {
-      acceptWritten(r, direct!);
-      return [];
-    }
-    return [outputs.lend(r.output!, r.length)];
+    const frames = results.take(r);
+    return frames ? [frames] : [];
   };
 
   /** Sends the full batch, once more input shows that its last frame is not the final one; yields what is sealed by then. */
@@ -135,11 +128,11 @@ export async function* sealInParallel(
     if (!finished) {
       await jobs.giveUp((r) => {
         inputs.give(r.input);
-        if (r.output) outputs?.give(r.output);
-      }, turns);
+        results.recycle(r);
+      }, results.turns);
     }
     batch.fill(0);
     inputs.close();
-    outputs?.close();
+    results.close();
   }
 }
