@@ -5,15 +5,14 @@
 // pauses, so that reads land before, during and between fills.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { constants, openSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { execFileSync, spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { readStream } from '../src/cli/input.js';
 import { asFillable, type Fillable } from '../src/stream/fillable.js';
 import { workdirs } from './helpers.js';
+import { fifoFeeding as feeding } from './support/fifo.js';
 
 const workdir = workdirs('envelope-input-');
+const fifoFeeding = (data: Buffer, seed: number, piece: number) => feeding(workdir(), data, seed, piece);
 
 /** A deterministic generator of numbers in [0, 1). */
 function random(seed: number): () => number {
@@ -28,40 +27,6 @@ function random(seed: number): () => number {
     at += 4;
     return n / 2 ** 32;
   };
-}
-
-/** Opens a FIFO that another process fills with `data`, in pieces of up to `piece` bytes with a pause now and then. */
-async function fifoFeeding(data: Buffer, seed: number, piece: number): Promise<{ fd: number; done: Promise<void> }> {
-  const dir = workdir();
-  const fifo = join(dir, 'fifo');
-  const source = join(dir, 'data');
-  writeFileSync(source, data);
-  execFileSync('mkfifo', [fifo]);
-  const writer = `
-    const fs = require('fs');
-    const data = fs.readFileSync(${JSON.stringify(source)});
-    const out = fs.openSync(${JSON.stringify(fifo)}, 'w');
-    process.stdout.write('open');
-    let state = ${seed} >>> 0;
-    const next = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-    let at = 0;
-    const step = () => {
-      while (at < data.length) {
-        const n = Math.max(1, Math.floor(next() * ${piece}));
-        at += fs.writeSync(out, data, at, Math.min(n, data.length - at));
-        if (next() < 0.05) return setTimeout(step, 2);
-      }
-      fs.closeSync(out);
-    };
-    step();`;
-  const child = spawn(process.execPath, ['-e', writer], { stdio: ['ignore', 'pipe', 'inherit'] });
-  // Non-blocking, so that opening does not wait for the writer (libuv reads it
-  // on the event loop); read only once the writer has it open, as until then
-  // a FIFO reads as ended.
-  const fd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
-  await new Promise((resolve) => child.stdout.once('data', resolve));
-  const done = new Promise<void>((resolve, reject) => child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`writer exited ${code}`)))));
-  return { fd, done };
 }
 
 /** Reads everything, taking chunks, fills of random sizes and more() in a random order. */

@@ -10,9 +10,11 @@
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
-import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { readStream } from '../src/cli/input.js';
+import { ioError } from '../src/errors.js';
 import { ContentType, FINAL_FRAME_MARKER } from '../src/format/constants.js';
 import type { AlgorithmSuite } from '../src/format/suites.js';
 import { suiteById } from '../src/format/suites.js';
@@ -21,9 +23,13 @@ import { type DirectOutput, WriteTurns, writeFully } from '../src/stream/direct-
 import { keyCopy } from '../src/stream/frame-batch.js';
 import { framePool, runningFramePool } from '../src/stream/frame-pool.js';
 import { openBody } from '../src/stream/open.js';
-import { framesPerBatch, PARALLEL_THRESHOLD, type ParallelOptions } from '../src/stream/parallel.js';
+import type { HandedOver, HandsOver } from '../src/stream/hand-over.js';
+import { framesPerBatch, PARALLEL_THRESHOLD, type ParallelOptions, startReaderThread } from '../src/stream/parallel.js';
+import type { ReaderThread } from '../src/stream/reader-thread.js';
 import { sealFrames } from '../src/stream/seal.js';
+import { sealInParallel } from '../src/stream/seal-parallel.js';
 import { chunks, collect, ENVELOPE, REPO_ROOT, runCli, tempDir, workdirs } from './helpers.js';
+import { fifoFeeding } from './support/fifo.js';
 
 /** The worker's bundled source, as scripts/build.mjs and build-binary.mjs put it in the bundle. */
 const WORKER = {
@@ -432,6 +438,142 @@ describe('a run that stops early', () => {
   });
 });
 
+describe('a pipe read by a thread of its own', () => {
+  const F = 4096;
+  const B = framesPerBatch(F) * F;
+  const params = { suite: SUITE, key: KEY, messageId: MESSAGE_ID, frameLength: F };
+  const workdir = workdirs('envelope-ring-');
+
+  /** A reader thread, started as sealFrames starts one. */
+  async function readerThread(): Promise<ReaderThread> {
+    const thread = await startReaderThread(WORKER);
+    expect(thread).toBeDefined();
+    return thread!;
+  }
+
+  /** A FIFO's reader (src/cli/input.ts) that records whether it handed its descriptor over. */
+  function pipeSource(fd: number) {
+    const reader = readStream(fd, 'fifo')[Symbol.asyncIterator]() as AsyncIterator<Uint8Array> & HandsOver;
+    const handOver = vi.spyOn(reader, 'handOver');
+    return { source: reader, handedOver: () => handOver.mock.results.some((r) => r.value !== undefined) };
+  }
+
+  /**
+   * Seals `held`, then the rest of a FIFO fed `data` (its writer stalling past
+   * `stallAfter` bytes), the workers writing to a file (or to a read-only
+   * descriptor); what was written, and whether the FIFO's reader handed over.
+   */
+  async function sealPipe(held: Buffer, data: Buffer, threads: number, options: { stallAfter?: number; flags?: string } = {}) {
+    const feeding = await fifoFeeding(workdir(), data, data.length, 200_000, options.stallAfter);
+    feeding.done.catch(() => undefined); // a stalled writer is killed
+    const { source, handedOver } = pipeSource(feeding.fd);
+    const pool = framePool(threads - 1, WORKER);
+    await pool.whenSettled();
+    const thread = await readerThread();
+    const before = held.length > 0 ? [Uint8Array.from(held)] : [];
+    const started = performance.now();
+    try {
+      const out = await throughDescriptor((direct) => sealInParallel(before, source, params, 1, pool, direct, thread), options.flags);
+      const elapsed = performance.now() - started;
+      if (options.stallAfter === undefined) await feeding.done;
+      return { ...out, handedOver: handedOver(), elapsed, pool };
+    } finally {
+      thread.close();
+      feeding.writer.kill();
+      await source.return?.();
+    }
+  }
+
+  it('seals the bytes one thread seals, wherever the input ends against the batches, with one worker and with two', async () => {
+    for (const heldBytes of [0, 1, B + 5]) {
+      for (const size of [0, 1, B - 1, B, B + 1, 2 * B - heldBytes, 3 * B + 3 * F + 7]) {
+        const held = bytes(heldBytes, 12);
+        const data = bytes(size, 13);
+        const expected = await seal(Buffer.concat([held, data]), F, ONE_THREAD);
+        for (const threads of [2, 3]) {
+          const what = `${heldBytes} held, ${size} piped, ${threads - 1} workers`;
+          const out = await sealPipe(held, data, threads);
+          expect(out.error, what).toBeUndefined();
+          // A short input may end before the hand-over: it is then read to its end here.
+          if (size >= B) expect(out.handedOver, what).toBe(true);
+          expect(out.written.equals(expected), what).toBe(true);
+          // Every byte the workers wrote was counted (a file's writer flushes by these counts).
+          expect(out.byWorkers + out.byConsumer, what).toBe(expected.length);
+        }
+      }
+    }
+  });
+
+  it('without workers that write, a pipe is read on this thread and the bytes are the same', async () => {
+    const data = bytes(3 * B + 5, 14);
+    const feeding = await fifoFeeding(workdir(), data, 3, 200_000);
+    const { source, handedOver } = pipeSource(feeding.fd);
+    const pool = framePool(1, WORKER);
+    const thread = await readerThread();
+    try {
+      const out = await collect(sealInParallel([], source, params, 1, pool, undefined, thread));
+      await feeding.done;
+      expect(handedOver()).toBe(false);
+      expect(out.equals(await seal(data, F, ONE_THREAD))).toBe(true);
+    } finally {
+      thread.close();
+      await source.return?.();
+    }
+  });
+
+  /** A source that hands over `fd` as it is, as a pipe's reader would once it made it blocking. */
+  function handing(fd: number): AsyncIterator<Uint8Array> & HandsOver {
+    return {
+      next: () => Promise.reject(new Error('read after the hand-over')),
+      handOver: (): HandedOver => ({ fd, held: [], failure: (e) => ioError(e, 'read', 'the input') }),
+    };
+  }
+
+  /** Seals what `source` hands over, the workers writing to a file. */
+  async function sealHandedOver(source: AsyncIterator<Uint8Array> & HandsOver) {
+    const pool = framePool(1, WORKER);
+    await pool.whenSettled();
+    const thread = await readerThread();
+    try {
+      return { ...(await throughDescriptor((direct) => sealInParallel([], source, params, 1, pool, direct, thread))), pool };
+    } finally {
+      thread.close();
+    }
+  }
+
+  it('a descriptor left non-blocking is still read whole: EAGAIN is waited out', async () => {
+    const data = bytes(2 * B + 3, 16);
+    const { fd, done } = await fifoFeeding(workdir(), data, 5, 20_000);
+    try {
+      const out = await sealHandedOver(handing(fd));
+      await done;
+      expect(out.error).toBeUndefined();
+      expect(out.written.equals(await seal(data, F, ONE_THREAD))).toBe(true);
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  it('a read that fails fails the run with the error of the input that failed', async () => {
+    const fd = openSync(workdir(), constants.O_RDONLY);
+    try {
+      const out = await sealHandedOver(handing(fd));
+      expect(out.error).toBe('IoError: cannot read the input: is a directory');
+      expect(out.pool.idle).toBe(true);
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  it('a write that fails ends the run at once, the reader waiting on a writer gone quiet', async () => {
+    const out = await sealPipe(Buffer.alloc(0), bytes(8 * B, 17), 2, { stallAfter: 3 * B, flags: 'r' });
+    expect(out.handedOver).toBe(true);
+    expect(out.error).toMatch(/EBADF/);
+    expect(out.elapsed).toBeLessThan(1000);
+    expect(out.pool.idle).toBe(true);
+  });
+});
+
 describe('bin/envelope', () => {
   const workdir = workdirs('envelope-parallel-');
   let dir: string;
@@ -509,6 +651,31 @@ describe('bin/envelope', () => {
       const { code, signal, elapsed } = await stopPartWay(child, 24 * MiB, stop);
       expect({ code, signal }, stop).toEqual(stop === 'close stdout' ? { code: 0, signal: null } : { code: null, signal: 'SIGINT' });
       expect(elapsed).toBeLessThan(5000);
+    }
+  });
+  it('encrypting from a writer that has gone quiet: SIGINT and SIGTERM end it at once, its reader thread blocked in read(2)', async () => {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      const child = spawn(process.execPath, [ENVELOPE, 'encrypt', '-k', key, '-o', join(dir, 'quiet.enc'), '--force'], {
+        cwd: dir,
+        env: { ...process.env, ENVELOPE_KEYSTORE: join(dir, 'ks') },
+        stdio: ['pipe', 'ignore', 'pipe'],
+      });
+      // Past the threshold, so that the reader thread reads; then nothing more, the pipe left open.
+      child.stdin.on('error', () => undefined);
+      child.stdin.write(plaintext.subarray(0, 24 * MiB));
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const started = performance.now();
+      const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+        child.on('exit', (code, signal) => resolve({ code, signal })),
+      );
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      expect(await exited).toEqual({ code: null, signal });
+      clearTimeout(timer);
+      expect(performance.now() - started).toBeLessThan(2000);
+      child.stdin.destroy();
+      // Nothing is left behind: no output, no temporary.
+      expect(readdirSync(dir).filter((name) => name.includes('quiet'))).toEqual([]);
     }
   });
 });

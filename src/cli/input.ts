@@ -7,7 +7,9 @@
 // there would keep SIGINT from being handled while the writer is idle) into
 // buffers of our own, not Node's fresh one per read, or straight into the
 // buffer of a consumer that fills one (src/stream/fillable.ts: the batches the
-// workers seal). A terminal is read through process.stdin.
+// workers seal). Once a large input is sealed by workers, a pipe's descriptor
+// is handed over to a thread that reads it with blocking reads
+// (src/stream/hand-over.ts, input-ring.ts). A terminal is read through process.stdin.
 //
 // File and pipe chunks are lent from a pool (src/stream/buffer-pool.ts): the
 // encrypt and decrypt data paths release each one once copied, and it is read
@@ -21,6 +23,7 @@ import { ioError } from '../errors.js';
 import { isPipeOrSocket, statDescriptor } from './descriptor.js';
 import { BufferPool, buffersHeldByWriter, release } from '../stream/buffer-pool.js';
 import type { Fillable } from '../stream/fillable.js';
+import type { HandedOver, HandsOver } from '../stream/hand-over.js';
 
 const READ_SIZE = 1024 * 1024;
 /** A pipe holds 64 KiB (Linux default), so a read returns at most that. */
@@ -104,7 +107,7 @@ export function readStream(fd: number, name: string): AsyncIterable<Uint8Array> 
  * buffer (net.Socket's `onread`), or into the consumer's own while it fills one
  * (Fillable). The socket pauses while PIPE_READ_AHEAD chunks wait for the consumer.
  */
-class StreamReader implements AsyncIterator<Uint8Array>, Fillable {
+class StreamReader implements AsyncIterator<Uint8Array>, Fillable, HandsOver {
   private readonly pool = new BufferPool(PIPE_READ_SIZE, PIPE_READ_AHEAD + 2 + buffersHeldByWriter(PIPE_READ_SIZE));
   private readonly queue: Buffer[] = [];
   /** Bytes of the queue's first chunk already copied out by fill(). */
@@ -118,9 +121,11 @@ class StreamReader implements AsyncIterator<Uint8Array>, Fillable {
   private target: { readonly view: Uint8Array; filled: number } | undefined;
   /** The buffer the next read goes into, as last given to the socket. */
   private readsInto: Uint8Array | undefined;
+  /** The descriptor is another thread's: nothing here reads it again. */
+  private handedOver = false;
 
   constructor(
-    fd: number,
+    private readonly fd: number,
     private readonly name: string,
   ) {
     // The constructor takes `onread` as connect() does (lib/net.js); @types/node lists it for connect() only.
@@ -181,7 +186,7 @@ class StreamReader implements AsyncIterator<Uint8Array>, Fillable {
   }
 
   private resumeIfDrained(): void {
-    if (this.paused && this.queue.length < PIPE_READ_AHEAD / 2) {
+    if (this.paused && !this.handedOver && this.queue.length < PIPE_READ_AHEAD / 2) {
       this.paused = false;
       this.socket.resume();
     }
@@ -243,6 +248,23 @@ class StreamReader implements AsyncIterator<Uint8Array>, Fillable {
       this.resumeIfDrained();
       await this.arrival();
     }
+  }
+
+  handOver(): HandedOver | undefined {
+    if (this.target || this.ended || this.failure !== undefined) return undefined;
+    // uv_stream_set_blocking, on the socket's libuv handle: not in @types/node, as for stdout (src/cli/output.ts).
+    const handle = (this.socket as unknown as { _handle?: { setBlocking?: (blocking: boolean) => number } })._handle;
+    if (typeof handle?.setBlocking !== 'function') return undefined;
+    // The socket stops reading (readStop) before the descriptor turns blocking under it.
+    this.socket.pause();
+    this.paused = true;
+    if (handle.setBlocking(true) !== 0) return undefined;
+    this.handedOver = true;
+    const held = this.queue.splice(0);
+    // A chunk a fill() took the start of: the rest (which no longer releases the whole, buffer-pool.ts).
+    if (this.taken > 0) held[0] = held[0]!.subarray(this.taken);
+    this.taken = 0;
+    return { fd: this.fd, held, failure: (e) => ioError(e, 'read', this.name) };
   }
 
   async return(): Promise<IteratorResult<Uint8Array>> {

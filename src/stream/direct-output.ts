@@ -116,6 +116,11 @@ export function unwritten(buffers: readonly Uint8Array[], written: number): Uint
  */
 export function acceptWritten(r: FrameResult, direct: DirectOutput): void {
   if (r.length > 0) direct.wrote(r.length);
+  throwWriteError(r);
+}
+
+/** Throws the system error of an answer whose write failed, or for one not written as writing had stopped. */
+export function throwWriteError(r: FrameResult): void {
   if (r.writeError) throw Object.assign(new Error(r.writeError.message), r.writeError.code ? { code: r.writeError.code } : {});
   // Only after a batch before it failed, which was reported first.
   if (r.unwritten) throw new Error('a batch of frames was not written: writing had stopped');

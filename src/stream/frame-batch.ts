@@ -7,7 +7,9 @@
 // it to the job's descriptor itself (direct-output.ts says why).
 //
 // Every ArrayBuffer in a job travels by transfer, never by copy: the key (which
-// the worker zeroes when the job ends), the input, and the output to fill.
+// the worker zeroes when the job ends), the input, and the output to fill. A
+// plaintext read by the reader thread comes in a slot of its ring, which is
+// shared memory (input-ring.ts): shared, neither transferred nor copied.
 
 import { createDecipheriv } from 'node:crypto';
 import { IV_LENGTH, TAG_LENGTH } from '../format/constants.js';
@@ -37,7 +39,7 @@ interface JobBase {
 export interface SealJob extends JobBase {
   readonly kind: 'seal';
   /** Plaintext of the batch's frames, back to back, in the first `length` bytes. */
-  readonly input: ArrayBuffer;
+  readonly input: ArrayBuffer | SharedArrayBuffer;
   readonly length: number;
   /** The batch ends the message: its last frame is the final frame (possibly short or, for an empty message, empty). */
   readonly final: boolean;
@@ -54,8 +56,8 @@ export type FrameJob = SealJob | OpenJob;
 
 export interface FrameResult {
   readonly id: number;
-  /** The job's input and output buffers, handed back. */
-  readonly input: ArrayBuffer;
+  /** The job's input and output buffers, handed back (a ring's sealer has none). */
+  readonly input?: ArrayBuffer | SharedArrayBuffer;
   readonly output?: ArrayBuffer;
   /** Bytes copied to output or written: sealed frames, or plaintext of the frames that authenticated. */
   readonly length: number;
@@ -65,8 +67,15 @@ export interface FrameResult {
   readonly writeError?: { readonly code?: string; readonly message: string };
   /** Open: the sequence number of the first frame whose tag did not verify; nothing of it or after it is in output. */
   readonly failedSequence?: number;
+  /** A ring's sealer: the message needs more frames than its frame size allows. */
+  readonly tooLong?: boolean;
   /** Something went wrong that is not the message's fault (a bug, out of memory). */
   readonly error?: string;
+}
+
+/** The buffers of a job or answer that travel by transfer: all but shared memory. */
+export function transferable(...buffers: (ArrayBuffer | SharedArrayBuffer | undefined)[]): ArrayBuffer[] {
+  return buffers.filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
 }
 
 /** A copy of the frame key for one job, to be transferred (and zeroed by the worker). */

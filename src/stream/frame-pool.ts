@@ -7,7 +7,8 @@
 // unref()'d, so a finished or abandoned run exits at once.
 
 import { Worker } from 'node:worker_threads';
-import type { FrameJob, FrameResult } from './frame-batch.js';
+import { type FrameJob, type FrameResult, transferable } from './frame-batch.js';
+import type { RingSealJob } from './ring-sealer.js';
 import type { WorkerLocation } from './parallel.js';
 
 interface Slot {
@@ -20,6 +21,13 @@ interface Waiter {
   readonly slot: Slot;
   readonly resolve: (result: FrameResult) => void;
   readonly reject: (error: Error) => void;
+  readonly progress?: (bytes: number) => void;
+}
+
+/** What a worker says before its answer: a ring's sealer wrote `progress` more bytes (ring-sealer.ts). */
+interface Progress {
+  readonly id: number;
+  readonly progress: number;
 }
 
 /**
@@ -57,7 +65,7 @@ export class FramePool {
           this.settle();
         }
       });
-      worker.on('message', (result: FrameResult) => this.answer(slot, result));
+      worker.on('message', (result: FrameResult | Progress) => this.answer(slot, result));
       worker.on('error', (e) => this.fail(e instanceof Error ? e : new Error(String(e))));
       worker.on('exit', (code) => this.fail(new Error(`a frame worker exited with code ${code}`)));
       this.slots.push(slot);
@@ -74,8 +82,11 @@ export class FramePool {
     return this.settled;
   }
 
-  /** Sends a job to the least busy worker (taking turns among equals); its buffers are transferred, not copied. */
-  run(job: FrameJob): Promise<FrameResult> {
+  /**
+   * Sends a job to the least busy worker (taking turns among equals); its
+   * buffers are transferred, not copied. `progress` hears what a ring's sealer writes as it goes.
+   */
+  run(job: FrameJob | RingSealJob, progress?: (bytes: number) => void): Promise<FrameResult> {
     if (this.failure) return Promise.reject(this.failure);
     let slot = this.slots[this.nextSlot]!;
     for (let i = 1; i < this.slots.length; i++) {
@@ -85,15 +96,20 @@ export class FramePool {
     this.nextSlot = (this.slots.indexOf(slot) + 1) % this.slots.length;
     return new Promise<FrameResult>((resolve, reject) => {
       const id = this.nextId++;
-      this.waiting.set(id, { slot, resolve, reject });
+      this.waiting.set(id, { slot, resolve, reject, ...(progress ? { progress } : {}) });
       if (slot.busy++ === 0) slot.worker.ref();
-      slot.worker.postMessage({ ...job, id }, job.output ? [job.key, job.input, job.output] : [job.key, job.input]);
+      const buffers = job.kind === 'seal-ring' ? [job.key] : transferable(job.key, job.input, job.output);
+      slot.worker.postMessage({ ...job, id }, buffers);
     });
   }
 
-  private answer(slot: Slot, result: FrameResult): void {
+  private answer(slot: Slot, result: FrameResult | Progress): void {
     const waiter = this.waiting.get(result.id);
     if (!waiter) return;
+    if ('progress' in result) {
+      waiter.progress?.(result.progress);
+      return;
+    }
     this.waiting.delete(result.id);
     this.answered++;
     if (--slot.busy === 0) slot.worker.unref();

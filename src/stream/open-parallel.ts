@@ -47,7 +47,8 @@ export async function* openInParallel(
 
   /** The verified plaintext of an answer, or its failure once that plaintext is out. */
   async function* opened(r: FrameResult): AsyncGenerator<Buffer> {
-    inputs.give(r.input);
+    // Batches to open are copied here into pooled ArrayBuffers, never shared memory.
+    inputs.give(r.input as ArrayBuffer);
     const plaintext = results.take(r);
     if (plaintext) yield plaintext;
     if (r.failedSequence !== undefined) {
@@ -115,7 +116,7 @@ export async function* openInParallel(
     reader.releaseCopied = false;
     if (!finished) {
       await jobs.giveUp((r) => {
-        inputs.give(r.input);
+        inputs.give(r.input as ArrayBuffer);
         results.recycle(r);
       }, results.turns);
     }

@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { FRAME_OVERHEAD } from './frame-batch.js';
 import type { FramePool } from './frame-pool.js';
+import type { ReaderThread } from './reader-thread.js';
 
 /**
  * The worker's whole source, put in by the builds (scripts/build.mjs and
@@ -97,6 +98,20 @@ export async function startFramePool(options: ParallelOptions, location: WorkerL
     const pool = framePool(options.threads - 1, location);
     await pool.whenSettled();
     return pool.ready ? pool : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Loads the reader thread's module (as startFramePool does the pool's) and
+ * starts one; resolves once it runs, or to undefined if it cannot start (the
+ * input is then read on this thread).
+ */
+export async function startReaderThread(location: WorkerLocation): Promise<ReaderThread | undefined> {
+  try {
+    const { ReaderThread } = await import('./reader-thread.js');
+    return await ReaderThread.start(location);
   } catch {
     return undefined;
   }

@@ -10,7 +10,9 @@ import type { AlgorithmSuite } from '../format/suites.js';
 import { markFreeable, release } from './buffer-pool.js';
 import type { DirectOutput } from './direct-output.js';
 import type { FramePool } from './frame-pool.js';
-import { canRunInParallel, defaultParallelOptions, type ParallelOptions, startFramePool, workerLocation } from './parallel.js';
+import { asHandsOver } from './hand-over.js';
+import { canRunInParallel, defaultParallelOptions, type ParallelOptions, startFramePool, startReaderThread, workerLocation } from './parallel.js';
+import type { ReaderThread } from './reader-thread.js';
 import { type FrameKey, sealFrameParts } from './seal-frame.js';
 import { sealInParallel } from './seal-parallel.js';
 
@@ -68,6 +70,9 @@ export async function* sealFrames(
   };
   const workers = canRunInParallel(parallel, p.frameLength) ? workerLocation(parallel) : undefined;
   let pool: FramePool | undefined;
+  // For a pipe that can be read by a thread of its own (hand-over.ts) while the
+  // workers write the output: started beside the pool.
+  let reader: ReaderThread | undefined;
   let poolRequested = false;
   let seen = 0;
 
@@ -75,11 +80,14 @@ export async function* sealFrames(
     for (;;) {
       if (workers && !poolRequested && seen > parallel.threshold) {
         poolRequested = true;
-        pool = await startFramePool(parallel, workers);
+        [pool, reader] = await Promise.all([
+          startFramePool(parallel, workers),
+          direct && asHandsOver(source) ? startReaderThread(workers) : undefined,
+        ]);
       }
       if (pool) {
         const held = [...(pending ? [pending] : []), current.subarray(0, fill)];
-        yield* sealInParallel(held, source, p, sequenceNumber, pool, direct);
+        yield* sealInParallel(held, source, p, sequenceNumber, pool, direct, reader);
         sourceDone = true;
         return;
       }
@@ -114,6 +122,7 @@ export async function* sealFrames(
     if (pending && fill > 0) yield* sealedParts(k, next(), pending, false);
     yield* fill > 0 || !pending ? sealedParts(k, next(), current.subarray(0, fill), true) : sealedParts(k, next(), pending, true);
   } finally {
+    reader?.close();
     if (!sourceDone) await source.return?.();
     current.fill(0);
     pending?.fill(0);
