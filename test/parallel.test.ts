@@ -27,7 +27,7 @@ import type { HandedOver, HandsOver } from '../src/stream/hand-over.js';
 import { framesPerBatch, PARALLEL_THRESHOLD, type ParallelOptions, startReaderThread } from '../src/stream/parallel.js';
 import type { ReaderThread } from '../src/stream/reader-thread.js';
 import { sealFrames } from '../src/stream/seal.js';
-import { sealInParallel } from '../src/stream/seal-parallel.js';
+import { sealFromRing } from '../src/stream/seal-from-ring.js';
 import { chunks, collect, ENVELOPE, REPO_ROOT, runCli, tempDir, workdirs } from './helpers.js';
 import { fifoFeeding } from './support/fifo.js';
 
@@ -451,32 +451,43 @@ describe('a pipe read by a thread of its own', () => {
     return thread!;
   }
 
-  /** A FIFO's reader (src/cli/input.ts) that records whether it handed its descriptor over. */
+  /** A FIFO's reader (src/cli/input.ts), with a spy on its hand-over. */
   function pipeSource(fd: number) {
     const reader = readStream(fd, 'fifo')[Symbol.asyncIterator]() as AsyncIterator<Uint8Array> & HandsOver;
     const handOver = vi.spyOn(reader, 'handOver');
     return { source: reader, handedOver: () => handOver.mock.results.some((r) => r.value !== undefined) };
   }
 
+  /** The run of sealFromRing, as a producer for throughDescriptor. */
+  async function* fromRing(run: () => Promise<void>): AsyncGenerator<Uint8Array> {
+    await run();
+  }
+
   /**
    * Seals `held`, then the rest of a FIFO fed `data` (its writer stalling past
-   * `stallAfter` bytes), the workers writing to a file (or to a read-only
-   * descriptor); what was written, and whether the FIFO's reader handed over.
+   * `stallAfter` bytes), handed over to a reader thread, the workers writing
+   * to a file (or to a read-only descriptor).
    */
   async function sealPipe(held: Buffer, data: Buffer, threads: number, options: { stallAfter?: number; flags?: string } = {}) {
     const feeding = await fifoFeeding(workdir(), data, data.length, 200_000, options.stallAfter);
     feeding.done.catch(() => undefined); // a stalled writer is killed
-    const { source, handedOver } = pipeSource(feeding.fd);
     const pool = framePool(threads - 1, WORKER);
     await pool.whenSettled();
     const thread = await readerThread();
+    // Handed over before anything was read (no await between): the input cannot have ended.
+    const { source } = pipeSource(feeding.fd);
     const before = held.length > 0 ? [Uint8Array.from(held)] : [];
-    const started = performance.now();
     try {
-      const out = await throughDescriptor((direct) => sealInParallel(before, source, params, 1, pool, direct, thread), options.flags);
+      const handed = source.handOver();
+      expect(handed).toBeDefined();
+      const started = performance.now();
+      const out = await throughDescriptor(
+        (direct) => fromRing(() => sealFromRing(before, handed!, thread, params, 1, pool, direct)),
+        options.flags,
+      );
       const elapsed = performance.now() - started;
       if (options.stallAfter === undefined) await feeding.done;
-      return { ...out, handedOver: handedOver(), elapsed, pool };
+      return { ...out, elapsed, pool };
     } finally {
       thread.close();
       feeding.writer.kill();
@@ -494,8 +505,6 @@ describe('a pipe read by a thread of its own', () => {
           const what = `${heldBytes} held, ${size} piped, ${threads - 1} workers`;
           const out = await sealPipe(held, data, threads);
           expect(out.error, what).toBeUndefined();
-          // A short input may end before the hand-over: it is then read to its end here.
-          if (size >= B) expect(out.handedOver, what).toBe(true);
           expect(out.written.equals(expected), what).toBe(true);
           // Every byte the workers wrote was counted (a file's writer flushes by these counts).
           expect(out.byWorkers + out.byConsumer, what).toBe(expected.length);
@@ -504,20 +513,23 @@ describe('a pipe read by a thread of its own', () => {
     }
   });
 
-  it('without workers that write, a pipe is read on this thread and the bytes are the same', async () => {
+  it('sealFrames hands a pipe over only when the workers write the output, with the same bytes either way', async () => {
     const data = bytes(3 * B + 5, 14);
-    const feeding = await fifoFeeding(workdir(), data, 3, 200_000);
-    const { source, handedOver } = pipeSource(feeding.fd);
-    const pool = framePool(1, WORKER);
-    const thread = await readerThread();
-    try {
-      const out = await collect(sealInParallel([], source, params, 1, pool, undefined, thread));
-      await feeding.done;
-      expect(handedOver()).toBe(false);
-      expect(out.equals(await seal(data, F, ONE_THREAD))).toBe(true);
-    } finally {
-      thread.close();
-      await source.return?.();
+    const expected = await seal(data, F, ONE_THREAD);
+    for (const direct of [true, false]) {
+      const feeding = await fifoFeeding(workdir(), data, 3, 200_000);
+      const { source, handedOver } = pipeSource(feeding.fd);
+      const input = { [Symbol.asyncIterator]: () => source };
+      try {
+        const out = direct
+          ? (await throughDescriptor((d) => sealFrames(input, params, workersAtOnce(), d))).written
+          : await collect(sealFrames(input, params, workersAtOnce()));
+        await feeding.done;
+        expect(handedOver(), `workers writing: ${direct}`).toBe(direct);
+        expect(out.equals(expected), `workers writing: ${direct}`).toBe(true);
+      } finally {
+        await source.return?.();
+      }
     }
   });
 
@@ -535,7 +547,8 @@ describe('a pipe read by a thread of its own', () => {
     await pool.whenSettled();
     const thread = await readerThread();
     try {
-      return { ...(await throughDescriptor((direct) => sealInParallel([], source, params, 1, pool, direct, thread))), pool };
+      const handed = source.handOver()!;
+      return { ...(await throughDescriptor((direct) => fromRing(() => sealFromRing([], handed, thread, params, 1, pool, direct)))), pool };
     } finally {
       thread.close();
     }
@@ -567,7 +580,6 @@ describe('a pipe read by a thread of its own', () => {
 
   it('a write that fails ends the run at once, the reader waiting on a writer gone quiet', async () => {
     const out = await sealPipe(Buffer.alloc(0), bytes(8 * B, 17), 2, { stallAfter: 3 * B, flags: 'r' });
-    expect(out.handedOver).toBe(true);
     expect(out.error).toMatch(/EBADF/);
     expect(out.elapsed).toBeLessThan(1000);
     expect(out.pool.idle).toBe(true);

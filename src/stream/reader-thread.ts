@@ -80,8 +80,10 @@ export class ReaderThread {
     void this.worker.terminate();
   }
 
+  /** The thread died (a bug, out of memory): the sealers must not wait for what it would have read. */
   private fail(error: Error): void {
     this.failure ??= error;
+    this.ring?.stop();
     this.wake?.();
   }
 }

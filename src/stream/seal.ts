@@ -14,6 +14,7 @@ import { asHandsOver } from './hand-over.js';
 import { canRunInParallel, defaultParallelOptions, type ParallelOptions, startFramePool, startReaderThread, workerLocation } from './parallel.js';
 import type { ReaderThread } from './reader-thread.js';
 import { type FrameKey, sealFrameParts } from './seal-frame.js';
+import { sealFromRing } from './seal-from-ring.js';
 import { sealInParallel } from './seal-parallel.js';
 
 export interface SealParams {
@@ -48,7 +49,9 @@ export function sealFrame(p: SealParams, sequenceNumber: number, plaintext: Uint
  * Once more than `parallel.threshold` bytes have gone by, worker threads are
  * started; when they are running, the rest is sealed by them (seal-parallel.ts),
  * in batches, with the same bytes as a result: yielded, or written by the
- * workers to `direct` when the consumer offers it (direct-output.ts).
+ * workers to `direct` when the consumer offers it (direct-output.ts). A pipe
+ * whose reader hands it over (hand-over.ts) is then read by a thread of its
+ * own, and the workers seal from what it reads (seal-from-ring.ts).
  */
 export async function* sealFrames(
   input: AsyncIterable<Uint8Array>,
@@ -87,7 +90,9 @@ export async function* sealFrames(
       }
       if (pool) {
         const held = [...(pending ? [pending] : []), current.subarray(0, fill)];
-        yield* sealInParallel(held, source, p, sequenceNumber, pool, direct, reader);
+        const handed = reader && direct ? asHandsOver(source)?.handOver() : undefined;
+        if (handed && reader && direct) await sealFromRing(held, handed, reader, p, sequenceNumber, pool, direct);
+        else yield* sealInParallel(held, source, p, sequenceNumber, pool, direct);
         sourceDone = true;
         return;
       }

@@ -1,0 +1,96 @@
+// Sealing a pipe that a reader thread reads into a ring (input-ring.ts), the
+// workers taking its slots, sealing them where the bytes lie and writing them
+// out in turn (ring-sealer.ts). This thread starts them, and then only counts
+// what they wrote. The bytes are those seal.ts writes on its own for the same
+// key and message id (test/parallel.test.ts).
+
+import { UsageError } from '../errors.js';
+import { release } from './buffer-pool.js';
+import { type DirectOutput, throwWriteError, WriteTurns } from './direct-output.js';
+import { keyCopy } from './frame-batch.js';
+import type { FramePool } from './frame-pool.js';
+import type { HandedOver } from './hand-over.js';
+import { InputRing } from './input-ring.js';
+import { framesPerBatch } from './parallel.js';
+import type { ReaderThread } from './reader-thread.js';
+import type { RingSealJob } from './ring-sealer.js';
+import type { SealParams } from './seal.js';
+
+/**
+ * Seals `held` (bytes read but not yet sealed, starting on a frame boundary)
+ * and then what the handed-over descriptor gives, numbering frames from
+ * `sequenceNumber`; the workers write it all to `out`. The caller owns
+ * `thread`, which reads the descriptor.
+ */
+export async function sealFromRing(
+  held: readonly Uint8Array[],
+  handed: HandedOver,
+  thread: ReaderThread,
+  p: SealParams,
+  sequenceNumber: number,
+  pool: FramePool,
+  out: DirectOutput,
+): Promise<void> {
+  const frameLength = p.frameLength;
+  const batchBytes = framesPerBatch(frameLength) * frameLength;
+  // A compact copy: a view would post its whole underlying buffer with every job.
+  const messageId = new Uint8Array(p.messageId);
+  // What was yielded before must be out before the workers write after it.
+  await out.flush();
+  const before = [...held, ...handed.held];
+  const heldBytes = before.reduce((sum, chunk) => sum + chunk.length, 0);
+  // A slot for each worker, one read to show that the last of theirs is not
+  // the message's last, one read ahead (and room for what was held before).
+  const ring = InputRing.create(batchBytes, Math.max(pool.workers + 3, Math.floor(heldBytes / batchBytes) + 3));
+  const turns = new WriteTurns();
+  // What was read before the hand-over fills the first slots.
+  let placed = 0;
+  for (const chunk of before) {
+    for (let at = 0; at < chunk.length; ) {
+      const offset = placed % batchBytes;
+      const n = Math.min(chunk.length - at, batchBytes - offset);
+      new Uint8Array(ring.slot(Math.floor(placed / batchBytes))).set(chunk.subarray(at, at + n), offset);
+      at += n;
+      placed += n;
+    }
+    release(chunk);
+  }
+  ring.setRead(placed);
+  thread.read(handed.fd, ring);
+  const job = (): RingSealJob => ({
+    kind: 'seal-ring',
+    id: 0,
+    cipher: p.suite.cipher,
+    key: keyCopy(p.key),
+    messageId,
+    frameLength,
+    firstSequence: sequenceNumber,
+    ring: ring.memory,
+    fd: out.fd,
+    turns: turns.memory,
+  });
+  const sealers = Array.from({ length: pool.workers }, () => pool.run(job(), (bytes) => out.wrote(bytes)));
+  let done = false;
+  try {
+    const answers = await Promise.all(sealers);
+    for (const r of answers) if (r.error !== undefined) throw new Error(`frame worker: ${r.error}`);
+    if (answers.some((r) => r.tooLong)) throw new UsageError('input is too large for this frame size: use a larger --frame-size');
+    // The write that failed, before the batches left unwritten for it.
+    for (const r of [...answers].sort((a, b) => Number(Boolean(b.writeError)) - Number(Boolean(a.writeError)))) throwWriteError(r);
+    // The workers sealed the last slot, or stopped as a read failed: the reader says which.
+    try {
+      await thread.finished();
+    } catch (e) {
+      throw handed.failure(e);
+    }
+    done = true;
+  } finally {
+    if (!done) {
+      // No worker may still be writing once this returns: the caller closes the descriptor.
+      ring.stop();
+      turns.stop();
+      await Promise.allSettled(sealers);
+    }
+    ring.wipe();
+  }
+}
