@@ -72,12 +72,15 @@ function time(script, env) {
 
 /**
  * Median wall times in seconds of several bash pipelines (name → [script, env]),
- * run in interleaved rounds; throws if one fails.
+ * run in interleaved rounds; throws if one fails. Before each run, untimed,
+ * `sync` writes back what the run before left dirty (cp and age do not sync
+ * their output), so that no run pays for the disk writes of the one before it.
  */
 function timeInterleaved(scripts) {
   const samples = Object.fromEntries(Object.keys(scripts).map((k) => [k, []]));
   for (let i = 0; i < RUNS; i++) {
     for (const [name, [script, env]] of Object.entries(scripts)) {
+      sh('sync');
       const start = process.hrtime.bigint();
       const r = sh(script, env);
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
