@@ -21,15 +21,32 @@ import { sealFrameParts } from './seal-frame.js';
 /** Bytes a regular frame adds to its plaintext: sequence number, IV, tag. */
 export const FRAME_OVERHEAD = REGULAR_FRAME_HEADER_LENGTH + TAG_LENGTH;
 
-interface JobBase {
+/** What every job carries: which frames of which message, under which key. */
+export interface FrameWork {
   readonly id: number;
   readonly cipher: AlgorithmSuite['cipher'];
   /** The frame key, transferred; zeroed by the worker when the job ends. */
   readonly key: ArrayBuffer;
   readonly messageId: Uint8Array;
   readonly frameLength: number;
-  /** Sequence number of the batch's first frame. */
+  /** Sequence number of the job's first frame. */
   readonly firstSequence: number;
+}
+
+/**
+ * A job's FrameWork for a message sealed or opened under `p` (the pool sets the
+ * id): a fresh copy of the key, and `messageId` as given (a compact copy, made
+ * once: a view would post its whole underlying buffer with every job).
+ */
+export function frameWork(
+  p: { readonly suite: AlgorithmSuite; readonly key: Uint8Array; readonly frameLength: number },
+  messageId: Uint8Array,
+  firstSequence: number,
+): FrameWork {
+  return { id: 0, cipher: p.suite.cipher, key: keyCopy(p.key), messageId, frameLength: p.frameLength, firstSequence };
+}
+
+interface JobBase extends FrameWork {
   /** Where the worker copies its result; sized by the main thread (see sealedLength). */
   readonly output?: ArrayBuffer;
   /** Or: where and when the worker writes its result itself. */

@@ -20,7 +20,7 @@ import { BatchResults } from './batch-results.js';
 import { BufferPool } from './buffer-pool.js';
 import type { DirectOutput } from './direct-output.js';
 import type { ByteReader } from './byte-reader.js';
-import { FRAME_OVERHEAD, type FrameResult, keyCopy } from './frame-batch.js';
+import { FRAME_OVERHEAD, type FrameResult, frameWork } from './frame-batch.js';
 import type { FramePool } from './frame-pool.js';
 import { JobQueue } from './job-queue.js';
 import { openFinalFrame, type OpenParams } from './open-frame.js';
@@ -91,13 +91,8 @@ export async function* openInParallel(
       }
       jobs.push(
         pool.run({
+          ...frameWork(p, messageId, first),
           kind: 'open',
-          id: 0,
-          cipher: p.suite.cipher,
-          key: keyCopy(p.key),
-          messageId,
-          frameLength,
-          firstSequence: first,
           input: batch.buffer as ArrayBuffer,
           frames: count,
           ...results.destination(),

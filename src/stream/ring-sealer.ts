@@ -6,22 +6,14 @@
 // as one thread would seal it, whichever worker seals which slot.
 
 import { MAX_FRAMES } from '../format/constants.js';
-import type { AlgorithmSuite } from '../format/suites.js';
 import { WriteTurns } from './direct-output.js';
-import { type SealJob, sealBatch, sealedFrames } from './frame-batch.js';
+import { type FrameWork, type SealJob, sealBatch, sealedFrames } from './frame-batch.js';
 import { DirectSink, type Outcome } from './frame-sinks.js';
 import { InputRing, type RingMemory } from './input-ring.js';
 
-export interface RingSealJob {
+/** FrameWork's firstSequence is that of slot 0's first frame. */
+export interface RingSealJob extends FrameWork {
   readonly kind: 'seal-ring';
-  readonly id: number;
-  readonly cipher: AlgorithmSuite['cipher'];
-  /** The frame key, transferred; zeroed by the worker when the job ends. */
-  readonly key: ArrayBuffer;
-  readonly messageId: Uint8Array;
-  readonly frameLength: number;
-  /** Sequence number of slot 0's first frame. */
-  readonly firstSequence: number;
   readonly ring: RingMemory;
   readonly fd: number;
   /** A WriteTurns' memory: slot i is written in turn i. */

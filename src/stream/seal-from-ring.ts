@@ -7,7 +7,7 @@
 import { UsageError } from '../errors.js';
 import { release } from './buffer-pool.js';
 import { type DirectOutput, throwWriteError, WriteTurns } from './direct-output.js';
-import { keyCopy } from './frame-batch.js';
+import { frameWork } from './frame-batch.js';
 import type { FramePool } from './frame-pool.js';
 import type { HandedOver } from './hand-over.js';
 import { InputRing } from './input-ring.js';
@@ -58,13 +58,8 @@ export async function sealFromRing(
   ring.setRead(placed);
   thread.read(handed.fd, ring);
   const job = (): RingSealJob => ({
+    ...frameWork(p, messageId, sequenceNumber),
     kind: 'seal-ring',
-    id: 0,
-    cipher: p.suite.cipher,
-    key: keyCopy(p.key),
-    messageId,
-    frameLength,
-    firstSequence: sequenceNumber,
     ring: ring.memory,
     fd: out.fd,
     turns: turns.memory,

@@ -15,7 +15,7 @@ import { BatchResults } from './batch-results.js';
 import { BufferPool, release } from './buffer-pool.js';
 import type { DirectOutput } from './direct-output.js';
 import { asFillable } from './fillable.js';
-import { type FrameResult, keyCopy, sealedFrames, sealedLength } from './frame-batch.js';
+import { type FrameResult, frameWork, sealedFrames, sealedLength } from './frame-batch.js';
 import type { FramePool } from './frame-pool.js';
 import { JobQueue } from './job-queue.js';
 import { framesPerBatch, IN_FLIGHT_PER_WORKER } from './parallel.js';
@@ -53,13 +53,8 @@ export async function* sealInParallel(
     }
     jobs.push(
       pool.run({
+        ...frameWork(p, messageId, sequenceNumber),
         kind: 'seal',
-        id: 0,
-        cipher: p.suite.cipher,
-        key: keyCopy(p.key),
-        messageId,
-        frameLength,
-        firstSequence: sequenceNumber,
         input: batch.buffer as ArrayBuffer,
         length: fill,
         final,
