@@ -51,8 +51,9 @@ export class ReaderThread {
   }
 
   /**
-   * Resolves once the reader has finished: at the end of the input, or
-   * stopped; throws the system error of a failed read as it came.
+   * Resolves once the reader has read to the end of the input; throws the
+   * system error of a failed read as it came, or, should the reader have been
+   * stopped or died first, says so.
    */
   async finished(): Promise<void> {
     while (!this.outcome && !this.failure) {
@@ -64,6 +65,7 @@ export class ReaderThread {
       throw Object.assign(new Error(message), code ? { code } : {});
     }
     if (!this.outcome) throw this.failure;
+    if (!('end' in this.outcome)) throw new Error('the reader thread stopped before the end of the input');
   }
 
   /**
