@@ -336,6 +336,10 @@ describe('a full disk is exit 3 and leaves nothing behind', () => {
       await withTmpfs('18m', async (mnt) => {
         // Past 16 MiB the workers write their frames themselves (src/stream/direct-output.ts).
         await overfill(mnt, big, bigEnc);
+        // From a pipe: read by the reader thread into the ring the workers seal from (src/stream/seal-from-ring.ts).
+        const piped = await run(['encrypt', '-k', key, '-o', join(mnt, 'piped.enc')], { stdin: readFileSync(big) });
+        expectError(piped, 3, /no space left on device/);
+        expect(readdirSync(mnt)).toEqual([]);
         // Standard output is written as it is: a file on the full disk.
         const out = openSync(join(mnt, 'stdout'), 'w');
         const r = spawnSync(process.execPath, [ENVELOPE, 'decrypt', '-k', key, bigEnc, '-o', '-'], {
