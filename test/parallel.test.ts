@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readStream } from '../src/cli/input.js';
 import { ioError } from '../src/errors.js';
-import { ContentType, FINAL_FRAME_MARKER } from '../src/format/constants.js';
+import { ContentType, FINAL_FRAME_MARKER, MAX_FRAMES } from '../src/format/constants.js';
 import type { AlgorithmSuite } from '../src/format/suites.js';
 import { suiteById } from '../src/format/suites.js';
 import { ByteReader } from '../src/stream/byte-reader.js';
@@ -28,6 +28,7 @@ import { framesPerBatch, PARALLEL_THRESHOLD, type ParallelOptions, startReaderTh
 import type { ReaderThread } from '../src/stream/reader-thread.js';
 import { sealFrames } from '../src/stream/seal.js';
 import { sealFromRing } from '../src/stream/seal-from-ring.js';
+import { sealInParallel } from '../src/stream/seal-parallel.js';
 import { chunks, collect, ENVELOPE, REPO_ROOT, runCli, tempDir, workdirs } from './helpers.js';
 import { fifoFeeding } from './support/fifo.js';
 
@@ -468,7 +469,12 @@ describe('a pipe read by a thread of its own', () => {
    * `stallAfter` bytes), handed over to a reader thread, the workers writing
    * to a file (or to a read-only descriptor).
    */
-  async function sealPipe(held: Buffer, data: Buffer, threads: number, options: { stallAfter?: number; flags?: string } = {}) {
+  async function sealPipe(
+    held: Buffer,
+    data: Buffer,
+    threads: number,
+    options: { stallAfter?: number; flags?: string; firstSequence?: number } = {},
+  ) {
     const feeding = await fifoFeeding(workdir(), data, data.length, 200_000, options.stallAfter);
     feeding.done.catch(() => undefined); // a stalled writer is killed
     const pool = framePool(threads - 1, WORKER);
@@ -482,7 +488,7 @@ describe('a pipe read by a thread of its own', () => {
       expect(handed).toBeDefined();
       const started = performance.now();
       const out = await throughDescriptor(
-        (direct) => fromRing(() => sealFromRing(before, handed!, thread, params, 1, pool, direct)),
+        (direct) => fromRing(() => sealFromRing(before, handed!, thread, params, options.firstSequence ?? 1, pool, direct)),
         options.flags,
       );
       const elapsed = performance.now() - started;
@@ -576,6 +582,20 @@ describe('a pipe read by a thread of its own', () => {
     } finally {
       closeSync(fd);
     }
+  });
+
+  it('a message numbered past the last sequence number the format allows is refused, from the ring and from batches', async () => {
+    // Three frames from two short of the last: the third is one too many.
+    const data = bytes(3 * F, 18);
+    const firstSequence = MAX_FRAMES - 2;
+    const fromRing = await sealPipe(Buffer.alloc(0), data, 2, { firstSequence });
+    expect(fromRing.error).toBe('UsageError: input is too large for this frame size: use a larger --frame-size');
+    const pool = framePool(1, WORKER);
+    await expect(collect(sealInParallel([data], chunks(Buffer.alloc(0)), params, firstSequence, pool))).rejects.toThrow(
+      'input is too large for this frame size: use a larger --frame-size',
+    );
+    // Two frames fit.
+    expect((await sealPipe(Buffer.alloc(0), data.subarray(0, 2 * F), 2, { firstSequence })).error).toBeUndefined();
   });
 
   it('a write that fails ends the run at once, the reader waiting on a writer gone quiet', async () => {

@@ -5,11 +5,11 @@
 // numbered from firstSequence + i * framesPerBatch, so the message comes out
 // as one thread would seal it, whichever worker seals which slot.
 
-import { MAX_FRAMES } from '../format/constants.js';
 import { WriteTurns } from './direct-output.js';
 import { type FrameWork, type SealJob, sealBatch, sealedFrames } from './frame-batch.js';
 import { DirectSink, type Outcome } from './frame-sinks.js';
 import { InputRing, type RingMemory } from './input-ring.js';
+import { exceedsFrameLimit } from './seal-frame.js';
 
 /** FrameWork's firstSequence is that of slot 0's first frame. */
 export interface RingSealJob extends FrameWork {
@@ -39,7 +39,7 @@ export function sealRing(job: RingSealJob, wrote: (bytes: number) => void): Outc
     const slot = ring.awaitSlot(index);
     if (!slot) return { length: written };
     const firstSequence = job.firstSequence + index * framesPerSlot;
-    if (firstSequence + sealedFrames(job.frameLength, slot.length, slot.final) - 1 >= MAX_FRAMES) {
+    if (exceedsFrameLimit(firstSequence, sealedFrames(job.frameLength, slot.length, slot.final))) {
       stopAll();
       return { length: written, tooLong: true };
     }

@@ -3,7 +3,8 @@
 // (frame-batch.ts), so both write the same bytes.
 
 import { createCipheriv } from 'node:crypto';
-import { FINAL_FRAME_MARKER, TAG_LENGTH } from '../format/constants.js';
+import { UsageError } from '../errors.js';
+import { FINAL_FRAME_MARKER, MAX_FRAMES, TAG_LENGTH } from '../format/constants.js';
 import { bodyAad, FINAL_FRAME_HEADER_LENGTH, frameIv, REGULAR_FRAME_HEADER_LENGTH } from '../format/frame.js';
 import type { AlgorithmSuite } from '../format/suites.js';
 
@@ -34,4 +35,14 @@ export function sealFrameParts(k: FrameKey, sequenceNumber: number, plaintext: U
   const ciphertext = cipher.update(plaintext);
   cipher.final(); // GCM: no output
   return [header, ciphertext, cipher.getAuthTag()];
+}
+
+/** Whether `frames` frames numbered from `firstSequence` go past the last sequence number the format allows. */
+export function exceedsFrameLimit(firstSequence: number, frames: number): boolean {
+  return firstSequence + frames - 1 >= MAX_FRAMES;
+}
+
+/** The error for a plaintext that needs more frames than its frame size allows. */
+export function tooManyFrames(): UsageError {
+  return new UsageError('input is too large for this frame size: use a larger --frame-size');
 }

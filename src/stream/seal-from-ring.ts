@@ -4,7 +4,6 @@
 // what they wrote. The bytes are those seal.ts writes on its own for the same
 // key and message id (test/parallel.test.ts).
 
-import { UsageError } from '../errors.js';
 import { release } from './buffer-pool.js';
 import { type DirectOutput, throwWriteError, WriteTurns } from './direct-output.js';
 import { frameWork } from './frame-batch.js';
@@ -15,6 +14,7 @@ import { framesPerBatch } from './parallel.js';
 import type { ReaderThread } from './reader-thread.js';
 import type { RingSealJob } from './ring-sealer.js';
 import type { SealParams } from './seal.js';
+import { tooManyFrames } from './seal-frame.js';
 
 /**
  * Seals `held` (bytes read but not yet sealed, starting on a frame boundary)
@@ -69,7 +69,7 @@ export async function sealFromRing(
   try {
     const answers = await Promise.all(sealers);
     for (const r of answers) if (r.error !== undefined) throw new Error(`frame worker: ${r.error}`);
-    if (answers.some((r) => r.tooLong)) throw new UsageError('input is too large for this frame size: use a larger --frame-size');
+    if (answers.some((r) => r.tooLong)) throw tooManyFrames();
     // The write that failed, before the batches left unwritten for it.
     for (const r of [...answers].sort((a, b) => Number(Boolean(b.writeError)) - Number(Boolean(a.writeError)))) throwWriteError(r);
     // The workers sealed the last slot, or stopped as a read failed: the reader says which.

@@ -9,8 +9,6 @@
 // releases them. Given a DirectOutput, the workers write the sealed batches
 // themselves, in order (direct-output.ts), and nothing is yielded.
 
-import { UsageError } from '../errors.js';
-import { MAX_FRAMES } from '../format/constants.js';
 import { BatchResults } from './batch-results.js';
 import { BufferPool, release } from './buffer-pool.js';
 import type { DirectOutput } from './direct-output.js';
@@ -20,6 +18,7 @@ import type { FramePool } from './frame-pool.js';
 import { JobQueue } from './job-queue.js';
 import { framesPerBatch, IN_FLIGHT_PER_WORKER } from './parallel.js';
 import type { SealParams } from './seal.js';
+import { exceedsFrameLimit, tooManyFrames } from './seal-frame.js';
 
 /**
  * Seals `held` (bytes read but not yet sealed, starting on a frame boundary)
@@ -48,9 +47,7 @@ export async function* sealInParallel(
 
   const send = (final: boolean) => {
     const frames = sealedFrames(frameLength, fill, final);
-    if (sequenceNumber + frames - 1 >= MAX_FRAMES) {
-      throw new UsageError('input is too large for this frame size: use a larger --frame-size');
-    }
+    if (exceedsFrameLimit(sequenceNumber, frames)) throw tooManyFrames();
     jobs.push(
       pool.run({
         ...frameWork(p, messageId, sequenceNumber),

@@ -4,8 +4,6 @@
 // multiple of the frame length ends with a full final frame (as the ESDKs write
 // it); an empty plaintext is a single empty final frame.
 
-import { UsageError } from '../errors.js';
-import { MAX_FRAMES } from '../format/constants.js';
 import type { AlgorithmSuite } from '../format/suites.js';
 import { markFreeable, release } from './buffer-pool.js';
 import type { DirectOutput } from './direct-output.js';
@@ -13,7 +11,7 @@ import type { FramePool } from './frame-pool.js';
 import { asHandsOver } from './hand-over.js';
 import { canRunInParallel, defaultParallelOptions, type ParallelOptions, startFramePool, startReaderThread, workerLocation } from './parallel.js';
 import type { ReaderThread } from './reader-thread.js';
-import { type FrameKey, sealFrameParts } from './seal-frame.js';
+import { exceedsFrameLimit, type FrameKey, sealFrameParts, tooManyFrames } from './seal-frame.js';
 import { sealFromRing } from './seal-from-ring.js';
 import { sealInParallel } from './seal-parallel.js';
 
@@ -68,7 +66,7 @@ export async function* sealFrames(
   let current: Buffer = Buffer.allocUnsafe(p.frameLength);
   let fill = 0;
   const next = () => {
-    if (sequenceNumber >= MAX_FRAMES) throw new UsageError('input is too large for this frame size: use a larger --frame-size');
+    if (exceedsFrameLimit(sequenceNumber, 1)) throw tooManyFrames();
     return sequenceNumber++;
   };
   const workers = canRunInParallel(parallel, p.frameLength) ? workerLocation(parallel) : undefined;
