@@ -70,8 +70,9 @@ export async function sealFromRing(
     const answers = await Promise.all(sealers);
     for (const r of answers) if (r.error !== undefined) throw new Error(`frame worker: ${r.error}`);
     if (answers.some((r) => r.tooLong)) throw tooManyFrames();
-    // The write that failed, before the batches left unwritten for it.
-    for (const r of [...answers].sort((a, b) => Number(Boolean(b.writeError)) - Number(Boolean(a.writeError)))) throwWriteError(r);
+    // The write that failed, rather than the batches left unwritten for it.
+    const unwritten = answers.find((r) => r.writeError) ?? answers.find((r) => r.unwritten);
+    if (unwritten) throwWriteError(unwritten);
     // The workers sealed the last slot, or stopped as a read failed: the reader says which.
     try {
       await thread.finished();

@@ -88,8 +88,9 @@ export async function* sealFrames(
       }
       if (pool) {
         const held = [...(pending ? [pending] : []), current.subarray(0, fill)];
+        // A reader thread was started only for a source that may hand over, and workers that write.
         const handed = reader && direct ? asHandsOver(source)?.handOver() : undefined;
-        if (handed && reader && direct) await sealFromRing(held, handed, reader, p, sequenceNumber, pool, direct);
+        if (handed) await sealFromRing(held, handed, reader!, p, sequenceNumber, pool, direct!);
         else yield* sealInParallel(held, source, p, sequenceNumber, pool, direct);
         sourceDone = true;
         return;
