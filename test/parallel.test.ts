@@ -10,7 +10,7 @@
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
-import { closeSync, constants, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, openSync, readdirSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readStream } from '../src/cli/input.js';
@@ -18,6 +18,7 @@ import { ioError } from '../src/errors.js';
 import { ContentType, FINAL_FRAME_MARKER, MAX_FRAMES } from '../src/format/constants.js';
 import type { AlgorithmSuite } from '../src/format/suites.js';
 import { suiteById } from '../src/format/suites.js';
+import { dearmor } from '../src/stream/armor.js';
 import { ByteReader } from '../src/stream/byte-reader.js';
 import { type DirectOutput, WriteTurns, writeFully } from '../src/stream/direct-output.js';
 import { keyCopy } from '../src/stream/frame-batch.js';
@@ -26,7 +27,7 @@ import { openBody } from '../src/stream/open.js';
 import type { HandedOver, HandsOver } from '../src/stream/hand-over.js';
 import { framesPerBatch, PARALLEL_THRESHOLD, type ParallelOptions, startReaderThread } from '../src/stream/parallel.js';
 import type { ReaderThread } from '../src/stream/reader-thread.js';
-import { sealFrames } from '../src/stream/seal.js';
+import { sealFrame, sealFrames } from '../src/stream/seal.js';
 import { sealFromRing } from '../src/stream/seal-from-ring.js';
 import { sealInParallel } from '../src/stream/seal-parallel.js';
 import { chunks, collect, ENVELOPE, REPO_ROOT, runCli, tempDir, workdirs } from './helpers.js';
@@ -607,6 +608,245 @@ describe('a pipe read by a thread of its own', () => {
       expect(out.pool.idle).toBe(true);
     }
   });
+
+  describe('opening: the frames where the reader thread reads them', () => {
+    const record = F + 32;
+    const slot = framesPerBatch(F) * record;
+    const openParams = { ...params, contentType: ContentType.Framed, maxBodyLength: MiB };
+
+    /** A body of `regular` full frames and a final frame of `finalLength` bytes, as one thread seals it. */
+    function body(regular: number, finalLength: number, seed: number): { body: Buffer; plaintext: Buffer } {
+      const plaintext = bytes(regular * F + finalLength, seed);
+      const frames = Array.from({ length: regular }, (_, i) => sealFrame(params, i + 1, plaintext.subarray(i * F, (i + 1) * F), false));
+      frames.push(sealFrame(params, regular + 1, plaintext.subarray(regular * F), true));
+      return { body: Buffer.concat(frames), plaintext };
+    }
+
+    /**
+     * A source that gives `head` first, as read before the workers start, and
+     * then hands over `fd` for what follows (the FIFO's own reader may read
+     * small inputs to their end before a hand-over: see the test of openBody's).
+     */
+    function headThenDescriptor(head: Buffer, fd: number): AsyncIterator<Uint8Array> & HandsOver {
+      let given = false;
+      return {
+        next: async () => {
+          if (given) throw new Error('read after the head');
+          given = true;
+          return { value: Buffer.from(head), done: false };
+        },
+        handOver: handing(fd).handOver,
+      };
+    }
+
+    /**
+     * Opens `message` as decrypt does: the first `headBytes` come first (the
+     * first frame is opened here, then the workers start), the rest through a
+     * FIFO (its writer stalling past `stallAfter` bytes), or read from a file
+     * (quicker: no writer to start), the workers writing to a file.
+     */
+    async function openPipe(
+      message: Buffer,
+      headBytes: number,
+      threads: number,
+      options: { stallAfter?: number; flags?: string; fromFile?: boolean } = {},
+    ) {
+      const rest = message.subarray(headBytes);
+      const feeding = options.fromFile ? fileFeeding(rest) : await fifoFeeding(workdir(), rest, rest.length + threads, 200_000, options.stallAfter);
+      feeding.done.catch(() => undefined); // a stalled writer, or one nobody reads after an error, is killed
+      const pool = framePool(threads - 1, WORKER);
+      await pool.whenSettled();
+      const source = headThenDescriptor(message.subarray(0, headBytes), feeding.fd);
+      const handOver = vi.spyOn(source, 'handOver');
+      try {
+        const started = performance.now();
+        const out = await throughDescriptor(
+          (direct) => openBody(new ByteReader({ [Symbol.asyncIterator]: () => source }), openParams, workersAtOnce(threads), direct),
+          options.flags,
+        );
+        const elapsed = performance.now() - started;
+        if (options.stallAfter === undefined && out.error === undefined) await feeding.done;
+        return { ...out, elapsed, pool, handedOver: handOver.mock.calls.length > 0 };
+      } finally {
+        feeding.writer.kill();
+        closeSync(feeding.fd);
+      }
+    }
+
+    /** `data` in a file, open for reading, as fifoFeeding gives a FIFO. */
+    function fileFeeding(data: Buffer) {
+      const path = join(workdir(), 'rest');
+      writeFileSync(path, data);
+      return { fd: openSync(path, 'r'), done: Promise.resolve(), writer: { kill: () => undefined } };
+    }
+
+    it('gives the plaintext one thread gives, wherever the final frame falls against the slots, with one worker and with two', async () => {
+      // The ring starts after frame 1: regular frame k + 1 is its record k.
+      const ends = [1, 2, framesPerBatch(F), framesPerBatch(F) + 1, framesPerBatch(F) + 2, 2 * framesPerBatch(F) + 1];
+      for (const regular of ends) {
+        for (const finalLength of [0, 1, F]) {
+          const message = body(regular, finalLength, regular + finalLength);
+          expect((await open(message.body, F, ONE_THREAD)).plaintext.equals(message.plaintext)).toBe(true);
+          // What comes first: frame 1 alone, a part record more, more than a slot more; each with one worker or two.
+          for (const [headBytes, threads] of [
+            [record, 2],
+            [record + 5000, 3],
+            [record + slot + 100, 2],
+          ] as const) {
+            const what = `${regular} regular frames, a final of ${finalLength}, ${headBytes} bytes first, ${threads - 1} workers`;
+            const out = await openPipe(message.body, Math.min(headBytes, message.body.length), threads, { fromFile: true });
+            expect(out.error, what).toBeUndefined();
+            expect(out.handedOver, what).toBe(true);
+            expect(out.written.equals(message.plaintext), what).toBe(true);
+            // Every byte the workers wrote was counted (a file's writer flushes by these counts).
+            expect(out.byWorkers + out.byConsumer, what).toBe(message.plaintext.length);
+            if (regular > 2) expect(out.byWorkers, what).toBeGreaterThan(0);
+          }
+        }
+      }
+    });
+
+    describe('a message altered or cut', () => {
+      const frames = 3 * framesPerBatch(F) + 10;
+      const late = 2 * framesPerBatch(F) + 3; // in the ring's third slot
+      const message = body(frames - 1, F - 100, 21);
+      const final = (frames - 1) * record;
+      const tamperings: Record<string, (b: Buffer) => Buffer> = {
+        'an early frame flipped': (b) => flip(b, 3 * record + 40),
+        'a late frame flipped': (b) => flip(b, (late - 1) * record + 16 + 100),
+        'a late tag flipped': (b) => flip(b, late * record - 1),
+        'a late frame’s sequence number changed': (b) => flip(b, (late - 1) * record + 3),
+        'two late frames swapped': (b) =>
+          Buffer.concat([b.subarray(0, (late - 1) * record), b.subarray(late * record, (late + 1) * record), b.subarray((late - 1) * record, late * record), b.subarray((late + 1) * record)]),
+        'a late frame dropped': (b) => Buffer.concat([b.subarray(0, (late - 1) * record), b.subarray(late * record)]),
+        'cut inside a late frame': (b) => b.subarray(0, (late - 1) * record + 700),
+        'cut after a late frame’s sequence number': (b) => b.subarray(0, (late - 1) * record + 4),
+        'cut inside a late frame’s sequence number': (b) => b.subarray(0, (late - 1) * record + 2),
+        'cut at the end of a slot': (b) => b.subarray(0, record + slot),
+        'cut before the final frame': (b) => b.subarray(0, final),
+        'cut inside the final frame’s header': (b) => b.subarray(0, final + 10),
+        'cut inside the final frame': (b) => b.subarray(0, b.length - 5),
+        'data after the final frame': (b) => Buffer.concat([b, Buffer.from([0])]),
+        'a slot’s worth of data after the final frame': (b) => Buffer.concat([b, bytes(slot + 7, 22)]),
+        'a late frame marked final': (b) => {
+          const c = Buffer.from(b);
+          c.writeUInt32BE(FINAL_FRAME_MARKER, (late - 1) * record);
+          return c;
+        },
+        'the final frame’s sequence number changed': (b) => flip(b, final + 7),
+        'the final frame flipped': (b) => flip(b, b.length - 20),
+        'an early frame flipped and a late one cut': (b) => flip(b, 3 * record + 40).subarray(0, (late - 1) * record + 9),
+      };
+      for (const [name, tamper] of Object.entries(tamperings)) {
+        it(`${name}: the frames before it are written, none after, then the same error as one thread`, async () => {
+          const tampered = tamper(message.body);
+          const expected = await open(tampered, F, ONE_THREAD);
+          expect(expected.error).toMatch(/^IntegrityError: /);
+          for (const threads of [2, 3]) {
+            const out = await openPipe(tampered, record + 100, threads);
+            expect(out.handedOver).toBe(true);
+            expect(out.error, `${threads - 1} workers`).toBe(expected.error);
+            expect(out.written.length, `${threads - 1} workers`).toBe(expected.plaintext.length);
+            expect(out.written.equals(expected.plaintext), `${threads - 1} workers`).toBe(true);
+            expect(out.pool.idle).toBe(true);
+          }
+        });
+      }
+    });
+
+    it('a read that fails fails the run with the error of the input that failed', async () => {
+      const message = body(3, 10, 23);
+      const fd = openSync(workdir(), constants.O_RDONLY);
+      const pool = framePool(1, WORKER);
+      await pool.whenSettled();
+      // Frame 1, then a directory for the rest.
+      let given = false;
+      const source: AsyncIterator<Uint8Array> & HandsOver = {
+        next: async () => (given ? Promise.reject(new Error('read after the hand-over')) : ((given = true), { value: message.body.subarray(0, record), done: false })),
+        handOver: handing(fd).handOver,
+      };
+      try {
+        const out = await throughDescriptor((direct) => openBody(new ByteReader({ [Symbol.asyncIterator]: () => source }), openParams, workersAtOnce(), direct));
+        expect(out.error).toBe('IoError: cannot read the input: is a directory');
+        expect(out.written.equals(message.plaintext.subarray(0, F))).toBe(true);
+        expect(pool.idle).toBe(true);
+      } finally {
+        closeSync(fd);
+      }
+    });
+
+    it('a write that fails ends the run at once with its error, the reader waiting on a writer gone quiet', async () => {
+      const message = body(8 * framesPerBatch(F), 5, 24);
+      for (const threads of [2, 3]) {
+        const out = await openPipe(message.body, record, threads, { stallAfter: 3 * slot, flags: 'r' });
+        expect(out.error, `${threads - 1} workers`).toMatch(/EBADF/);
+        expect(out.elapsed).toBeLessThan(1000);
+        expect(out.pool.idle).toBe(true);
+      }
+    });
+
+    it('openBody hands a pipe over only when the workers write the output, with the same plaintext either way', async () => {
+      const message = body(3 * framesPerBatch(F), 7, 25);
+      for (const direct of [true, false]) {
+        const feeding = await fifoFeeding(workdir(), message.body, 3, 200_000);
+        feeding.done.catch(() => undefined);
+        const { source, handedOver } = pipeSource(feeding.fd);
+        const reader = new ByteReader({ [Symbol.asyncIterator]: () => source });
+        try {
+          const out = direct
+            ? await throughDescriptor((d) => openBody(reader, openParams, workersAtOnce(), d))
+            : { written: await collect(openBody(reader, openParams, workersAtOnce())), error: undefined };
+          expect(out.error).toBeUndefined();
+          await feeding.done;
+          expect(handedOver(), `workers writing: ${direct}`).toBe(direct);
+          expect(out.written.equals(message.plaintext), `workers writing: ${direct}`).toBe(true);
+        } finally {
+          feeding.writer.kill();
+          await source.return?.();
+        }
+      }
+    });
+
+    it('a reader whose every byte is observed (a signature) keeps its input; so does base64 input, while binary input passes the hand-over through', async () => {
+      const data = bytes(100_000, 26);
+      data[0] = 0x02; // a message's first byte: its base64 starts with "A"
+      for (const form of ['observed', 'base64', 'binary'] as const) {
+        const input = form === 'base64' ? Buffer.from(data.toString('base64')) : data;
+        const feeding = await fifoFeeding(workdir(), input, 4, 20_000);
+        feeding.done.catch(() => undefined);
+        const { source, handedOver } = pipeSource(feeding.fd);
+        const iterable = { [Symbol.asyncIterator]: () => source };
+        const reader = new ByteReader(form === 'observed' ? iterable : dearmor(iterable));
+        try {
+          if (form === 'observed') reader.observer = () => undefined;
+          const first = await reader.read(10, 'test');
+          expect(reader.mayHandOver, form).toBe(form !== 'observed');
+          const handed = reader.handOver();
+          expect(handed !== undefined, form).toBe(form === 'binary');
+          expect(handedOver(), form).toBe(form === 'binary');
+          if (!handed) {
+            // Read on here, as before.
+            expect(Buffer.concat([first, await reader.read(data.length - 10, 'test')]).equals(data), form).toBe(true);
+          } else {
+            // What was read ahead comes first, then the descriptor's bytes.
+            const rest = handed.held.map((c) => Buffer.from(c));
+            for (;;) {
+              const b = Buffer.alloc(65536);
+              const n = readSync(handed.fd, b);
+              if (n === 0) break;
+              rest.push(b.subarray(0, n));
+            }
+            expect(Buffer.concat([first, ...rest]).equals(data), form).toBe(true);
+            expect(await reader.atEnd()).toBe(true);
+          }
+          await feeding.done;
+        } finally {
+          feeding.writer.kill();
+          await source.return?.();
+        }
+      }
+    });
+  });
 });
 
 describe('bin/envelope', () => {
@@ -688,29 +928,35 @@ describe('bin/envelope', () => {
       expect(elapsed).toBeLessThan(5000);
     }
   });
-  it('encrypting from a writer that has gone quiet: SIGINT and SIGTERM end it at once, its reader thread blocked in read(2)', async () => {
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-      const child = spawn(process.execPath, [ENVELOPE, 'encrypt', '-k', key, '-o', join(dir, 'quiet.enc'), '--force'], {
-        cwd: dir,
-        env: { ...process.env, ENVELOPE_KEYSTORE: join(dir, 'ks') },
-        stdio: ['pipe', 'ignore', 'pipe'],
-      });
-      // Past the threshold, so that the reader thread reads; then nothing more, the pipe left open.
-      child.stdin.on('error', () => undefined);
-      child.stdin.write(plaintext.subarray(0, 24 * MiB));
-      await new Promise((resolve) => setTimeout(resolve, 1500));
-      const started = performance.now();
-      const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
-        child.on('exit', (code, signal) => resolve({ code, signal })),
-      );
-      child.kill(signal);
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      expect(await exited).toEqual({ code: null, signal });
-      clearTimeout(timer);
-      expect(performance.now() - started).toBeLessThan(2000);
-      child.stdin.destroy();
-      // Nothing is left behind: no output, no temporary.
-      expect(readdirSync(dir).filter((name) => name.includes('quiet'))).toEqual([]);
+  it('encrypting or decrypting from a writer that has gone quiet: SIGINT and SIGTERM end it at once, its reader thread blocked in read(2)', async () => {
+    const message = (await run(['encrypt', '-k', key], plaintext)).stdout;
+    for (const [command, input] of [
+      ['encrypt', plaintext],
+      ['decrypt', message],
+    ] as const) {
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+        const child = spawn(process.execPath, [ENVELOPE, command, '-k', key, '-o', join(dir, `quiet.${command}`), '--force'], {
+          cwd: dir,
+          env: { ...process.env, ENVELOPE_KEYSTORE: join(dir, 'ks') },
+          stdio: ['pipe', 'ignore', 'pipe'],
+        });
+        // Past the threshold, so that the reader thread reads; then nothing more, the pipe left open.
+        child.stdin.on('error', () => undefined);
+        child.stdin.write(input.subarray(0, 24 * MiB));
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        const started = performance.now();
+        const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+          child.on('exit', (code, signal) => resolve({ code, signal })),
+        );
+        child.kill(signal);
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        expect(await exited).toEqual({ code: null, signal });
+        clearTimeout(timer);
+        expect(performance.now() - started).toBeLessThan(2000);
+        child.stdin.destroy();
+        // Nothing is left behind: no output, no temporary.
+        expect(readdirSync(dir).filter((name) => name.includes('quiet'))).toEqual([]);
+      }
     }
   });
 });

@@ -273,7 +273,7 @@ const ENVIRONMENT: readonly [string, string][] = [
   ['NO_COLOR', 'When set, whatever its value, envelope writes no colors, even with FORCE_COLOR.'],
   ['FORCE_COLOR', 'Colors on stderr even when it is not a terminal (1, 2 or 3 for 16, 256 or 16 million colors); 0 turns them off.'],
   ['CI', 'When set, envelope shows no spinner or progress line, even on a terminal.'],
-  ['ENVELOPE_THREADS', 'Threads that seal and open the frames of inputs over 16 MiB: the main thread and N-1 workers (default: one per core); 1 keeps everything on one thread. With workers, a pipe being encrypted is read by one more thread, which only waits for the pipe.'],
+  ['ENVELOPE_THREADS', 'Threads that seal and open the frames of inputs over 16 MiB: the main thread and N-1 workers (default: one per core); 1 keeps everything on one thread. With workers, a pipe being encrypted, or an unsigned message being decrypted from a pipe, is read by one more thread, which only waits for the pipe.'],
   ['AWS_REGION', 'The region of kms: keys when --region is not given; it wins over the region setting.'],
   ['AWS_PROFILE', 'The AWS profile when --profile is not given; it wins over the profile setting. Credentials come from the AWS SDK\'s chain: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, the profile, SSO, container and instance roles.'],
   ['AWS_ENDPOINT_URL_KMS', 'The AWS KMS endpoint (also AWS_ENDPOINT_URL), e.g. http://127.0.0.1:4599 for envelope serve.'],

@@ -5,6 +5,7 @@
 
 import { FormatError } from '../errors.js';
 import { release } from './buffer-pool.js';
+import { asHandsOver, type HandedOver, type HandsOver } from './hand-over.js';
 
 const LINE_BYTES = 57; // 57 bytes encode to one 76-character line
 
@@ -35,31 +36,64 @@ const BASE64_CHAR = /^[A-Za-z0-9+/=]*$/;
 
 /**
  * Decodes base64 input; passes anything else through for the header parser to
- * judge. `onForm` learns which it was before the first byte comes out.
+ * judge. `onForm` learns which it was before the first byte comes out. Binary
+ * input passes through as it came: a pipe's reader may still hand its
+ * descriptor over (hand-over.ts).
  */
-export async function* dearmor(
-  input: AsyncIterable<Uint8Array>,
-  onForm?: (armored: boolean) => void,
-): AsyncGenerator<Uint8Array> {
-  const it = input[Symbol.asyncIterator]();
-  let firstByte: number | undefined;
-  const head: Uint8Array[] = [];
-  while (firstByte === undefined) {
-    const next = await it.next();
-    if (next.done) break;
-    head.push(next.value);
-    firstByte = next.value.find((b) => !WHITESPACE.has(b));
+export function dearmor(input: AsyncIterable<Uint8Array>, onForm?: (armored: boolean) => void): AsyncIterable<Uint8Array> {
+  return { [Symbol.asyncIterator]: () => new Dearmoring(input[Symbol.asyncIterator](), onForm) };
+}
+
+class Dearmoring implements AsyncIterator<Uint8Array>, HandsOver {
+  /** Known once the first byte has been seen: binary input's first chunks, not yet passed on. */
+  private head: Uint8Array[] | undefined;
+  /** Known once the first byte has been seen: base64 input, decoded. */
+  private decoded: AsyncIterator<Uint8Array> | undefined;
+
+  constructor(
+    private readonly source: AsyncIterator<Uint8Array>,
+    private readonly onForm: ((armored: boolean) => void) | undefined,
+  ) {}
+
+  async next(): Promise<IteratorResult<Uint8Array>> {
+    if (!this.head && !this.decoded) await this.sniff();
+    if (this.decoded) return this.decoded.next();
+    const held = this.head!.shift();
+    return held ? { value: held, done: false } : this.source.next();
   }
-  const rest = { [Symbol.asyncIterator]: () => it };
-  onForm?.(firstByte === BASE64_FIRST);
-  if (firstByte !== BASE64_FIRST) {
-    yield* head;
-    yield* rest;
-    return;
+
+  /** Reads up to the first byte that is not whitespace: it tells binary from base64. */
+  private async sniff(): Promise<void> {
+    let firstByte: number | undefined;
+    const head: Uint8Array[] = [];
+    while (firstByte === undefined) {
+      const next = await this.source.next();
+      if (next.done) break;
+      head.push(next.value);
+      firstByte = next.value.find((b) => !WHITESPACE.has(b));
+    }
+    this.onForm?.(firstByte === BASE64_FIRST);
+    if (firstByte !== BASE64_FIRST) {
+      this.head = head;
+      return;
+    }
+    const first = Buffer.concat(head);
+    head.forEach(release);
+    this.decoded = decodeBase64(first, { [Symbol.asyncIterator]: () => this.source });
   }
-  const first = Buffer.concat(head);
-  head.forEach(release);
-  yield* decodeBase64(first, rest);
+
+  /** Binary input only, once its form is known: the source's descriptor, with the chunks not yet passed on going first. */
+  handOver(): HandedOver | undefined {
+    if (!this.head) return undefined;
+    const handed = asHandsOver(this.source)?.handOver();
+    if (!handed) return undefined;
+    return { ...handed, held: [...this.head.splice(0), ...handed.held] };
+  }
+
+  async return(): Promise<IteratorResult<Uint8Array>> {
+    await this.source.return?.();
+    return { value: undefined, done: true };
+  }
 }
 
 async function* decodeBase64(first: Uint8Array, rest: AsyncIterable<Uint8Array>): AsyncGenerator<Buffer> {

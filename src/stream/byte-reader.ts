@@ -3,6 +3,12 @@
 
 import { IntegrityError } from '../errors.js';
 import { isLent, releaseMemory } from './buffer-pool.js';
+import { asHandsOver, type HandedOver } from './hand-over.js';
+
+/** What a message cut short inside `what` is told: the same from every path that reads it. */
+export function truncated(what: string): string {
+  return `message is truncated (it ends inside the ${what})`;
+}
 
 export class ByteReader {
   private readonly source: AsyncIterator<Uint8Array>;
@@ -87,7 +93,7 @@ export class ByteReader {
   /** Consumes exactly n bytes; `what` names the field in the truncation error. */
   async read(n: number, what: string): Promise<Buffer> {
     if (!(await this.fill(n))) {
-      throw new IntegrityError(`message is truncated (it ends inside the ${what})`);
+      throw new IntegrityError(truncated(what));
     }
     return this.consume(n);
   }
@@ -123,7 +129,7 @@ export class ByteReader {
   async *pass(n: number, what: string): AsyncGenerator<Buffer> {
     let left = n;
     while (left > 0) {
-      if (!(await this.fill(1))) throw new IntegrityError(`message is truncated (it ends inside the ${what})`);
+      if (!(await this.fill(1))) throw new IntegrityError(truncated(what));
       const c = this.chunks[0]!;
       const take = Math.min(c.length, left);
       const piece = c.subarray(0, take);
@@ -144,7 +150,7 @@ export class ByteReader {
       this.copyBuffered(target, at, take);
       at += take;
       n -= take;
-      if (!(await this.fill(1))) throw new IntegrityError(`message is truncated (it ends inside the ${what})`);
+      if (!(await this.fill(1))) throw new IntegrityError(truncated(what));
     }
     this.copyBuffered(target, at, n);
   }
@@ -171,6 +177,27 @@ export class ByteReader {
         this.chunks[0] = c.subarray(take);
       }
     }
+  }
+
+  /** Whether the source may hand its descriptor over (hand-over.ts): a thread may be started to read it. */
+  get mayHandOver(): boolean {
+    return !this.ended && !this.observer && asHandsOver(this.source) !== undefined;
+  }
+
+  /**
+   * Hands the source's descriptor over (hand-over.ts), what is buffered here
+   * going first; nothing is read here after, and this reader is at its end.
+   * Undefined when the source keeps it, or when an observer must see every byte.
+   */
+  handOver(): HandedOver | undefined {
+    if (this.ended || this.observer) return undefined;
+    const handed = asHandsOver(this.source)?.handOver();
+    if (!handed) return undefined;
+    const held = [...this.chunks, ...handed.held];
+    this.chunks = [];
+    this.buffered = 0;
+    this.ended = true;
+    return { ...handed, held };
   }
 
   async atEnd(): Promise<boolean> {

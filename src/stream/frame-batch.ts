@@ -64,8 +64,8 @@ export interface SealJob extends JobBase {
 
 export interface OpenJob extends JobBase {
   readonly kind: 'open';
-  /** `frames` regular frames as they appear in the message (their sequence numbers already checked). */
-  readonly input: ArrayBuffer;
+  /** `frames` regular frames as they appear in the message (their sequence numbers already checked), from its start. */
+  readonly input: ArrayBuffer | SharedArrayBuffer;
   readonly frames: number;
 }
 
@@ -86,6 +86,10 @@ export interface FrameResult {
   readonly failedSequence?: number;
   /** A ring's sealer: the message needs more frames than its frame size allows. */
   readonly tooLong?: boolean;
+  /** A ring's opener: where the final frame starts, counted from the start of the ring (its frames before are written). */
+  readonly finalAt?: number;
+  /** A ring's opener: what is wrong with the message where its frames stop making sense (its frames before are written). */
+  readonly broken?: string;
   /** Something went wrong that is not the message's fault (a bug, out of memory). */
   readonly error?: string;
 }

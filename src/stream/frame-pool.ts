@@ -8,6 +8,7 @@
 
 import { Worker } from 'node:worker_threads';
 import { type FrameJob, type FrameResult, transferable } from './frame-batch.js';
+import type { RingOpenJob } from './ring-opener.js';
 import type { RingSealJob } from './ring-sealer.js';
 import type { WorkerLocation } from './parallel.js';
 
@@ -24,7 +25,7 @@ interface Waiter {
   readonly progress?: (bytes: number) => void;
 }
 
-/** What a worker says before its answer: a ring's sealer wrote `progress` more bytes (ring-sealer.ts). */
+/** What a worker says before its answer: a ring's sealer or opener wrote `progress` more bytes (ring-sealer.ts). */
 interface Progress {
   readonly id: number;
   readonly progress: number;
@@ -84,9 +85,9 @@ export class FramePool {
 
   /**
    * Sends a job to the least busy worker (taking turns among equals); its
-   * buffers are transferred, not copied. `progress` hears what a ring's sealer writes as it goes.
+   * buffers are transferred, not copied. `progress` hears what a ring's sealer or opener writes as it goes.
    */
-  run(job: FrameJob | RingSealJob, progress?: (bytes: number) => void): Promise<FrameResult> {
+  run(job: FrameJob | RingSealJob | RingOpenJob, progress?: (bytes: number) => void): Promise<FrameResult> {
     if (this.failure) return Promise.reject(this.failure);
     let slot = this.slots[this.nextSlot]!;
     for (let i = 1; i < this.slots.length; i++) {
@@ -98,7 +99,8 @@ export class FramePool {
       const id = this.nextId++;
       this.waiting.set(id, { slot, resolve, reject, ...(progress ? { progress } : {}) });
       if (slot.busy++ === 0) slot.worker.ref();
-      const buffers = job.kind === 'seal-ring' ? [job.key] : transferable(job.key, job.input, job.output);
+      // A ring is shared memory: only the key travels by transfer.
+      const buffers = job.kind === 'seal-ring' || job.kind === 'open-ring' ? [job.key] : transferable(job.key, job.input, job.output);
       slot.worker.postMessage({ ...job, id }, buffers);
     });
   }

@@ -1,6 +1,6 @@
 // A pipe read by a thread of its own, with blocking reads, into a ring of
-// shared batch buffers that the sealing workers take from as it fills, seal
-// where the bytes lie, and write out themselves (ring-sealer.ts).
+// shared batch buffers that the workers take from as it fills, seal or open
+// where the bytes lie, and write out themselves (ring-sealer.ts, ring-opener.ts).
 //
 // Why: on the event loop, every read of a pipe (64 KiB: all a Linux pipe holds)
 // waits for a turn of the loop, and the writer at the other end waits with it;
@@ -13,7 +13,8 @@
 // the same as `cat` in a pipeline. SIGINT and SIGTERM still end it at once
 // (src/cli/main.ts).
 //
-// The ring, in shared memory (nothing is copied or transferred):
+// The ring, in shared memory (nothing is copied or transferred); "sealers" are
+// the workers of ring-sealer.ts or of ring-opener.ts:
 //
 //   slots:   [ slot 0 ][ slot 1 ] ... [ slot n-1 ]      `slotBytes` each
 //   control: Int32   FREED   slots done with, in order: slot i may be filled once i - FREED < n
@@ -21,6 +22,7 @@
 //            Int32   NEXT    the next slot a sealer takes
 //            Int32   ROOM    bumped whenever a slot is freed, or on stop: the reader waits on it
 //            Int32   DATA    bumped whenever READ or END changes, or on stop: the sealers wait on it
+//                            (and the main thread, for the bytes of a final frame: open-from-ring.ts)
 //            Int32   (unused, for alignment)
 //            Int64   READ    bytes in the ring so far, counted from the start of slot 0
 //            Int64   END     READ once the input has ended, -1 before
@@ -33,6 +35,7 @@
 // the final one) or once END is known (it is then the last if END falls in it).
 
 import { readSync } from 'node:fs';
+import { release } from './buffer-pool.js';
 
 const FREED = 0;
 const STOP = 1;
@@ -68,6 +71,29 @@ export class InputRing {
     const slots = Array.from({ length: count }, () => new SharedArrayBuffer(slotBytes));
     const ring = new InputRing({ slots, control: new SharedArrayBuffer(CONTROL_BYTES) });
     Atomics.store(ring.bytes, END, -1n);
+    return ring;
+  }
+
+  /**
+   * A new ring whose first slots hold `held` (bytes read before the reader
+   * starts: they count as read), with `count` slots or, should `held` need
+   * more, room for it and three more. Releases the held chunks (buffer-pool.ts).
+   */
+  static holding(slotBytes: number, count: number, held: readonly Uint8Array[]): InputRing {
+    const heldBytes = held.reduce((sum, chunk) => sum + chunk.length, 0);
+    const ring = InputRing.create(slotBytes, Math.max(count, Math.floor(heldBytes / slotBytes) + 3));
+    let placed = 0;
+    for (const chunk of held) {
+      for (let at = 0; at < chunk.length; ) {
+        const offset = placed % slotBytes;
+        const n = Math.min(chunk.length - at, slotBytes - offset);
+        new Uint8Array(ring.slot(Math.floor(placed / slotBytes))).set(chunk.subarray(at, at + n), offset);
+        at += n;
+        placed += n;
+      }
+      release(chunk);
+    }
+    ring.setRead(placed);
     return ring;
   }
 
@@ -130,7 +156,27 @@ export class InputRing {
     this.bump(DATA);
   }
 
-  // A sealer's side.
+  // The main thread's side, reading what follows a message's last frame (open-from-ring.ts).
+
+  /** Where the input ended, or -1 while it goes on. */
+  ended(): number {
+    return Number(Atomics.load(this.bytes, END));
+  }
+
+  /** The DATA counter, to be read before looking at READ, END or STOP (see awaitData). */
+  dataVersion(): number {
+    return Atomics.load(this.counters, DATA);
+  }
+
+  /** Resolves once DATA has moved on from `version`: more was read, the input ended, or the ring stopped. */
+  async awaitData(version: number): Promise<void> {
+    // Atomics.waitAsync: in Node since 16, in TypeScript's lib from ES2024.
+    const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
+    const waiting = waitAsync(this.counters, DATA, version);
+    if (waiting.async) await waiting.value;
+  }
+
+  // A sealer's (or opener's) side.
 
   /** Takes the next slot to seal: its index. */
   take(): number {
@@ -174,6 +220,12 @@ export interface ReadJob {
 
 /** How the reader finished: the input ended, or a read failed (the ring is then stopped). */
 export type ReadOutcome = { readonly end: true } | { readonly failed: { readonly code?: string; readonly message: string } };
+
+type WaitAsync = (
+  array: Int32Array,
+  index: number,
+  value: number,
+) => { readonly async: false; readonly value: string } | { readonly async: true; readonly value: Promise<string> };
 
 const pause = new Int32Array(new SharedArrayBuffer(4));
 

@@ -4,7 +4,7 @@
 
 import { createDecipheriv } from 'node:crypto';
 import { IntegrityError } from '../errors.js';
-import { type ContentType, IV_LENGTH, TAG_LENGTH } from '../format/constants.js';
+import { type ContentType, IV_LENGTH, MAX_FRAMES, TAG_LENGTH } from '../format/constants.js';
 import type { Verifier } from '../format/footer.js';
 import { type BodyAadKind, bodyAad } from '../format/frame.js';
 import type { AlgorithmSuite } from '../format/suites.js';
@@ -39,14 +39,25 @@ export function openFrame(
     decipher.final();
   } catch {
     plaintext.fill(0);
-    throw new IntegrityError(
-      kind === 'NonFramed'
-        ? 'message body does not authenticate: the message was altered'
-        : `frame ${sequenceNumber} does not authenticate: the message was altered`,
-    );
+    throw kind === 'NonFramed' ? new IntegrityError('message body does not authenticate: the message was altered') : frameNotAuthentic(sequenceNumber);
   }
   // The writer frees each frame's plaintext once written (buffer-pool.ts).
   return markFreeable(plaintext);
+}
+
+/** The error for frame `sequenceNumber`, whose tag did not verify (whichever thread opened it). */
+export function frameNotAuthentic(sequenceNumber: number): IntegrityError {
+  return new IntegrityError(`frame ${sequenceNumber} does not authenticate: the message was altered`);
+}
+
+/**
+ * What is wrong with a regular frame numbered `found` where frame `expected`
+ * belongs, if anything: the same words from every path that reads frames.
+ */
+export function sequenceProblem(found: number, expected: number): string | undefined {
+  if (found !== expected) return `frame ${found} found where frame ${expected} belongs`;
+  if (expected >= MAX_FRAMES) return 'message has more frames than the format allows';
+  return undefined;
 }
 
 /** Reads the final frame after its marker (0xFFFFFFFF, already consumed) and opens it. */

@@ -15,7 +15,7 @@
 // writes the frames before it, and no batch after it writes.
 
 import { IntegrityError } from '../errors.js';
-import { FINAL_FRAME_MARKER, MAX_FRAMES } from '../format/constants.js';
+import { FINAL_FRAME_MARKER } from '../format/constants.js';
 import { BatchResults } from './batch-results.js';
 import { BufferPool } from './buffer-pool.js';
 import type { DirectOutput } from './direct-output.js';
@@ -23,7 +23,7 @@ import type { ByteReader } from './byte-reader.js';
 import { FRAME_OVERHEAD, type FrameResult, frameWork } from './frame-batch.js';
 import type { FramePool } from './frame-pool.js';
 import { JobQueue } from './job-queue.js';
-import { openFinalFrame, type OpenParams } from './open-frame.js';
+import { frameNotAuthentic, openFinalFrame, type OpenParams, sequenceProblem } from './open-frame.js';
 import { framesPerBatch, IN_FLIGHT_PER_WORKER } from './parallel.js';
 
 /** Yields the plaintext of frames `expected`… but the final one, and returns the final frame's plaintext. */
@@ -52,7 +52,7 @@ export async function* openInParallel(
     const plaintext = results.take(r);
     if (plaintext) yield plaintext;
     if (r.failedSequence !== undefined) {
-      throw new IntegrityError(`frame ${r.failedSequence} does not authenticate: the message was altered`);
+      throw frameNotAuthentic(r.failedSequence);
     }
   }
 
@@ -74,8 +74,8 @@ export async function* openInParallel(
             finalReached = true;
             break;
           }
-          if (sequenceNumber !== expected) throw new IntegrityError(`frame ${sequenceNumber} found where frame ${expected} belongs`);
-          if (expected >= MAX_FRAMES) throw new IntegrityError('message has more frames than the format allows');
+          const problem = sequenceProblem(sequenceNumber, expected);
+          if (problem) throw new IntegrityError(problem);
           view.setUint32(count * record, sequenceNumber);
           if (reader.available >= record - 4) reader.copyBuffered(batch, count * record + 4, record - 4);
           else await reader.copyTo(batch, count * record + 4, record - 4, `frame ${expected}`);

@@ -5,10 +5,11 @@
 // never yields its last bytes.
 
 import { FormatError, IntegrityError } from '../errors.js';
-import { ContentType, FINAL_FRAME_MARKER, IV_LENGTH, MAX_FRAMES, MAX_NON_FRAMED_LENGTH, TAG_LENGTH } from '../format/constants.js';
+import { ContentType, FINAL_FRAME_MARKER, IV_LENGTH, MAX_NON_FRAMED_LENGTH, TAG_LENGTH } from '../format/constants.js';
 import type { ByteReader } from './byte-reader.js';
 import type { DirectOutput } from './direct-output.js';
-import { openFinalFrame, openFrame, type OpenParams } from './open-frame.js';
+import { openFinalFrame, openFrame, type OpenParams, sequenceProblem } from './open-frame.js';
+import { openFromRing } from './open-from-ring.js';
 import { openInParallel } from './open-parallel.js';
 import {
   canRunInParallel,
@@ -16,8 +17,10 @@ import {
   MAX_PARALLEL_FRAME_LENGTH,
   type ParallelOptions,
   startFramePool,
+  startReaderThread,
   workerLocation,
 } from './parallel.js';
+import type { ReaderThread } from './reader-thread.js';
 import type { FramePool } from './frame-pool.js';
 import { assertEnd, readSignature } from './walk.js';
 
@@ -29,6 +32,9 @@ export type { OpenParams } from './open-frame.js';
  * have gone by, worker threads are started; when they are running, they open
  * the rest of the frames (open-parallel.ts) under the same checks, and write
  * their plaintext to `direct` when the consumer offers it (direct-output.ts).
+ * An unsigned message from a pipe whose reader hands it over (hand-over.ts)
+ * is then read by a thread of its own, and the workers open the frames where
+ * it reads them (open-from-ring.ts).
  */
 export async function* openBody(
   reader: ByteReader,
@@ -56,6 +62,10 @@ async function* openFrames(
   const workers = canRunInParallel(parallel, p.frameLength) ? workerLocation(parallel) : undefined;
   const start = reader.position;
   let pool: FramePool | undefined;
+  // For a pipe that can be read by a thread of its own (hand-over.ts) while the
+  // workers write the output: started beside the pool. Not for a signed
+  // message, whose hash must see every byte here.
+  let thread: ReaderThread | undefined;
   let poolRequested = false;
   // Each regular frame is copied into `record` (made at the first one), so the
   // input's buffers go back to their pool as they are used up
@@ -69,16 +79,23 @@ async function* openFrames(
     for (let expected = 1; ; expected++) {
       if (workers && !poolRequested && reader.position - start > parallel.threshold) {
         poolRequested = true;
-        pool = await startFramePool(parallel, workers);
+        [pool, thread] = await Promise.all([
+          startFramePool(parallel, workers),
+          direct && !p.verifier && reader.mayHandOver ? startReaderThread(workers) : undefined,
+        ]);
       }
-      if (pool) return yield* openInParallel(reader, p, expected, pool, direct);
+      if (pool) {
+        const handed = thread ? reader.handOver() : undefined;
+        if (handed) return await openFromRing(handed, thread!, p, expected, pool, direct!);
+        return yield* openInParallel(reader, p, expected, pool, direct);
+      }
       const first = await reader.u32('frame header');
       if (first === FINAL_FRAME_MARKER) {
         reader.releaseCopied = false;
         return await openFinalFrame(reader, p, expected);
       }
-      if (first !== expected) throw new IntegrityError(`frame ${first} found where frame ${expected} belongs`);
-      if (expected >= MAX_FRAMES) throw new IntegrityError('message has more frames than the format allows');
+      const problem = sequenceProblem(first, expected);
+      if (problem) throw new IntegrityError(problem);
       if (copying) {
         record ??= Buffer.allocUnsafe(IV_LENGTH + p.frameLength + TAG_LENGTH);
         await reader.copyTo(record, 0, record.length, `frame ${expected}`);
@@ -93,6 +110,7 @@ async function* openFrames(
     }
   } finally {
     reader.releaseCopied = false;
+    thread?.close();
   }
 }
 

@@ -4,7 +4,6 @@
 // what they wrote. The bytes are those seal.ts writes on its own for the same
 // key and message id (test/parallel.test.ts).
 
-import { release } from './buffer-pool.js';
 import { type DirectOutput, throwWriteError, WriteTurns } from './direct-output.js';
 import { frameWork } from './frame-batch.js';
 import type { FramePool } from './frame-pool.js';
@@ -37,25 +36,10 @@ export async function sealFromRing(
   const messageId = new Uint8Array(p.messageId);
   // What was yielded before must be out before the workers write after it.
   await out.flush();
-  const before = [...held, ...handed.held];
-  const heldBytes = before.reduce((sum, chunk) => sum + chunk.length, 0);
   // A slot for each worker, one read to show that the last of theirs is not
-  // the message's last, one read ahead (and room for what was held before).
-  const ring = InputRing.create(batchBytes, Math.max(pool.workers + 3, Math.floor(heldBytes / batchBytes) + 3));
+  // the message's last, one read ahead; what was read before the hand-over fills the first slots.
+  const ring = InputRing.holding(batchBytes, pool.workers + 3, [...held, ...handed.held]);
   const turns = new WriteTurns();
-  // What was read before the hand-over fills the first slots.
-  let placed = 0;
-  for (const chunk of before) {
-    for (let at = 0; at < chunk.length; ) {
-      const offset = placed % batchBytes;
-      const n = Math.min(chunk.length - at, batchBytes - offset);
-      new Uint8Array(ring.slot(Math.floor(placed / batchBytes))).set(chunk.subarray(at, at + n), offset);
-      at += n;
-      placed += n;
-    }
-    release(chunk);
-  }
-  ring.setRead(placed);
   thread.read(handed.fd, ring);
   const job = (): RingSealJob => ({
     ...frameWork(p, messageId, sequenceNumber),
