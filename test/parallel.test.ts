@@ -10,7 +10,7 @@
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
-import { closeSync, constants, openSync, readdirSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, openSync, readdirSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readStream } from '../src/cli/input.js';
@@ -751,6 +751,65 @@ describe('a pipe read by a thread of its own', () => {
             expect(out.pool.idle).toBe(true);
           }
         });
+      }
+    });
+
+    it('a final frame that spills into the next slot, then data after it, its writer then quiet: the same error at once as one thread', async () => {
+      // The ring starts at frame 2; frame 257, the final one, is slot 0's last record and
+      // 8 bytes longer than one. Slot 0 is complete (and opened) once a byte of slot 1 is
+      // read; this thread then needs the rest of the final frame and the byte after it,
+      // which come in a read of their own that completes no slot.
+      const message = body(framesPerBatch(F), F, 27);
+      const extended = Buffer.concat([message.body, Buffer.from([7])]);
+      const expected = await open(extended, F, ONE_THREAD);
+      expect(expected.error).toBe('IntegrityError: unexpected data after the end of the message');
+      const ringBytes = extended.subarray(record);
+      expect(ringBytes.readUInt32BE(slot - record)).toBe(FINAL_FRAME_MARKER);
+      const fifo = join(workdir(), 'fifo');
+      execFileSync('mkfifo', [fifo]);
+      const rfd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+      const wfd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+      /** Writes all of `bytes` to the FIFO, waiting out a full pipe. */
+      const writeAll = async (bytes: Buffer) => {
+        for (let at = 0; at < bytes.length; ) {
+          try {
+            at += writeSync(wfd, bytes, at, bytes.length - at);
+          } catch (e) {
+            if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+            await new Promise((resolve) => setTimeout(resolve, 1));
+          }
+        }
+      };
+      const pool = framePool(1, WORKER);
+      await pool.whenSettled();
+      const source = headThenDescriptor(extended.subarray(0, record), rfd);
+      let wroteAll = 0;
+      const writer = (async () => {
+        await writeAll(ringBytes.subarray(0, slot + 1));
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        await writeAll(ringBytes.subarray(slot + 1));
+        wroteAll = performance.now();
+      })();
+      // Should this thread wait for a whole slot, it would wait for ever: the writer stays open.
+      const giveUp = setTimeout(() => closeSync(wfd), 5000);
+      try {
+        const out = await throughDescriptor((direct) =>
+          openBody(new ByteReader({ [Symbol.asyncIterator]: () => source }), openParams, workersAtOnce(), direct),
+        );
+        const finished = performance.now();
+        await writer;
+        expect(out.error).toBe(expected.error);
+        expect(out.written.equals(expected.plaintext)).toBe(true);
+        expect(finished - wroteAll).toBeLessThan(1000);
+        expect(pool.idle).toBe(true);
+      } finally {
+        clearTimeout(giveUp);
+        try {
+          closeSync(wfd);
+        } catch {
+          // closed by giveUp
+        }
+        closeSync(rfd);
       }
     });
 

@@ -111,6 +111,7 @@ function whereFramesEnded(openers: readonly Promise<FrameResult>[]): Promise<Fra
  */
 async function* ringBytes(ring: InputRing, from: number, thread: ReaderThread, handed: HandedOver): AsyncGenerator<Uint8Array> {
   let at = from;
+  ring.wantEveryRead();
   for (;;) {
     const version = ring.dataVersion();
     const end = ring.ended();
