@@ -810,11 +810,7 @@ describe('a pipe read by a thread of its own', () => {
       const pool = framePool(1, WORKER);
       await pool.whenSettled();
       // Frame 1, then a directory for the rest.
-      let given = false;
-      const source: AsyncIterator<Uint8Array> & HandsOver = {
-        next: async () => (given ? Promise.reject(new Error('read after the hand-over')) : ((given = true), { value: message.body.subarray(0, record), done: false })),
-        handOver: handing(fd).handOver,
-      };
+      const source = headThenDescriptor(message.body.subarray(0, record), fd);
       try {
         const out = await throughDescriptor((direct) => openBody(new ByteReader({ [Symbol.asyncIterator]: () => source }), openParams, workersAtOnce(), direct));
         expect(out.error).toBe('IoError: cannot read the input: is a directory');

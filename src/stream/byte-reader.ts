@@ -190,7 +190,7 @@ export class ByteReader {
    * Undefined when the source keeps it, or when an observer must see every byte.
    */
   handOver(): HandedOver | undefined {
-    if (this.ended || this.observer) return undefined;
+    if (!this.mayHandOver) return undefined;
     const handed = asHandsOver(this.source)?.handOver();
     if (!handed) return undefined;
     const held = [...this.chunks, ...handed.held];

@@ -64,11 +64,7 @@ export async function openFromRing(
     const ended = await whereFramesEnded(openers);
     if (!ended) {
       // Every worker stopped without an answer: the ring stopped as a read failed (or the reader died).
-      try {
-        await thread.finished();
-      } catch (e) {
-        throw handed.failure(e);
-      }
+      await thread.finished(handed.failure);
       throw new Error('the frame workers stopped before the end of the message');
     }
     if (ended.writeError) throwWriteError(ended);
@@ -124,11 +120,7 @@ async function* ringBytes(ring: InputRing, from: number, thread: ReaderThread, h
     }
     if (end >= 0) return;
     if (ring.stopped) {
-      try {
-        await thread.finished();
-      } catch (e) {
-        throw handed.failure(e);
-      }
+      await thread.finished(handed.failure);
       throw new Error('the input ring stopped before the end of the message');
     }
     await ring.awaitData(version);

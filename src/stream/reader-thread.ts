@@ -52,20 +52,20 @@ export class ReaderThread {
 
   /**
    * Resolves once the reader has read to the end of the input; throws the
-   * system error of a failed read as it came, or, should the reader have been
-   * stopped or died first, says so.
+   * system error of a failed read, as `failure` (HandedOver.failure) names the
+   * input, or, should the reader have been stopped or died first, says so.
    */
-  async finished(): Promise<void> {
+  async finished(failure: (error: unknown) => Error): Promise<void> {
     while (!this.outcome && !this.failure) {
       await new Promise<void>((resolve) => (this.wake = resolve));
       this.wake = undefined;
     }
     if (this.outcome && 'failed' in this.outcome) {
       const { code, message } = this.outcome.failed;
-      throw Object.assign(new Error(message), code ? { code } : {});
+      throw failure(Object.assign(new Error(message), code ? { code } : {}));
     }
-    if (!this.outcome) throw this.failure;
-    if (!('end' in this.outcome)) throw new Error('the reader thread stopped before the end of the input');
+    if (!this.outcome) throw failure(this.failure);
+    if (!('end' in this.outcome)) throw failure(new Error('the reader thread stopped before the end of the input'));
   }
 
   /**

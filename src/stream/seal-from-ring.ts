@@ -58,11 +58,7 @@ export async function sealFromRing(
     const unwritten = answers.find((r) => r.writeError) ?? answers.find((r) => r.unwritten);
     if (unwritten) throwWriteError(unwritten);
     // The workers sealed the last slot, or stopped as a read failed: the reader says which.
-    try {
-      await thread.finished();
-    } catch (e) {
-      throw handed.failure(e);
-    }
+    await thread.finished(handed.failure);
     done = true;
   } finally {
     if (!done) {
