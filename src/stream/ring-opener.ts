@@ -48,7 +48,7 @@ interface SlotScan {
  * The regular frames at the start of `bytes` (a complete slot, which ends the
  * input if `last`), whose first is numbered `first`.
  */
-export function scanSlot(bytes: Uint8Array, record: number, first: number, last: boolean): SlotScan {
+function scanSlot(bytes: Uint8Array, record: number, first: number, last: boolean): SlotScan {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let frames = 0, at = 0; ; frames++, at += record) {
     if (at === bytes.length && !last) return { frames };
