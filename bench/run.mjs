@@ -73,14 +73,22 @@ function time(script, env) {
 /**
  * Median wall times in seconds of several bash pipelines (name → [script, env]),
  * run in interleaved rounds; throws if one fails. Before each run, untimed,
- * `sync` writes back what the run before left dirty (cp and age do not sync
- * their output), so that no run pays for the disk writes of the one before it.
+ * the files the runs write (`outputs`) are removed and `sync` writes back what
+ * the run before left dirty (cp and age do not sync their output), so that no
+ * run pays for the disk writes of the one before it, and every run writes a
+ * new file. An output left in place favours whoever truncates it (age, cp):
+ * its page cache is freed first and the new file reuses those pages, where
+ * envelope's temporary file (renamed over it at the end, DESIGN §5) takes
+ * fresh pages while the old file still holds its own. On this VM fresh pages
+ * cost: encrypting 1 GiB to a file took 2.2-3.2 s over an existing output
+ * against 1.3 s to a new one (by hand, 2026-12-06).
  */
-function timeInterleaved(scripts) {
+function timeInterleaved(scripts, outputs = []) {
   const samples = Object.fromEntries(Object.keys(scripts).map((k) => [k, []]));
+  const prepare = [...(outputs.length > 0 ? [`rm -f ${outputs.map(q).join(' ')}`] : []), 'sync'].join(' && ');
   for (let i = 0; i < RUNS; i++) {
     for (const [name, [script, env]] of Object.entries(scripts)) {
-      sh('sync');
+      if (sh(prepare).status !== 0) throw new Error(`failed: ${prepare}`);
       const start = process.hrtime.bigint();
       const r = sh(script, env);
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
@@ -179,18 +187,19 @@ try {
   row(`decrypt ${fmtSize(SIZE)}, pipes`, dec.envelope, { age: dec.age, openssl: dec.openssl, '1 thread': dec.single });
   // A file output is fsynced before it is renamed into place; age's is not, so
   // age followed by an fsync of its output (coreutils sync FILE) is shown too.
+  const fileOutputs = ['out', 'out.age', 'copy', 're', 're-kms'].map((name) => join(dir, name));
   const ageFile = (flag, from) => `age ${flag} -i ${q(ageKey)} -o ${q(dir)}/out.age ${q(from)}`;
   const fenc = timeInterleaved({
     envelope: [`${E} encrypt -k alias/bench ${q(input)} -o ${q(dir)}/out --force`, env],
     ...(age ? { age: [ageFile('-e', input), {}], ageSync: [`${ageFile('-e', input)} && sync ${q(dir)}/out.age`, {}] } : {}),
-  });
+  }, fileOutputs);
   row(`encrypt ${fmtSize(SIZE)}, files`, fenc.envelope, { age: fenc.age, 'age + sync': fenc.ageSync });
   const fdec = timeInterleaved({
     envelope: [`${E} decrypt ${q(input)}.env -o ${q(dir)}/out --force`, env],
     ...(age
       ? { age: [ageFile('-d', `${input}.age`), {}], ageSync: [`${ageFile('-d', `${input}.age`)} && sync ${q(dir)}/out.age`, {}] }
       : {}),
-  });
+  }, fileOutputs);
   row(`decrypt ${fmtSize(SIZE)}, files`, fdec.envelope, { age: fdec.age, 'age + sync': fdec.ageSync });
   const senc = timeInterleaved({
     envelope: [pipe(`${E} encrypt -k alias/bench --sign`, input), env],
@@ -210,7 +219,7 @@ try {
     envelope: [`${E} re-encrypt ${q(input)}.env --to alias/bench -o ${q(dir)}/re --force`, env],
     cp: [`cp ${q(input)}.env ${q(dir)}/copy`, {}],
     durable: [durableCopy, {}],
-  });
+  }, fileOutputs);
   row(`re-encrypt ${fmtSize(SIZE)}, local key`, re.envelope, { cp: re.cp, 'cp + sync': re.durable });
   const kms = await startServe(join(dir, 'kms-keystore'));
   try {
@@ -218,7 +227,7 @@ try {
     const reKms = timeInterleaved({
       envelope: [`${E} re-encrypt ${q(input)}.env --to ${kms.arn} -o ${q(dir)}/re-kms --force`, kmsEnv],
       durable: [durableCopy, {}],
-    });
+    }, fileOutputs);
     row(`re-encrypt ${fmtSize(SIZE)}, local key to an AWS KMS key (envelope serve on loopback)`, reKms.envelope, { 'cp + sync': reKms.durable });
   } finally {
     kms.stop();
