@@ -11,10 +11,10 @@
 //
 // Inputs past 16 MiB are sealed and opened on worker threads
 // (src/stream/parallel.ts). The rows through pipes also time envelope with
-// ENVELOPE_THREADS=1, the single-thread path, and every column of such a row
-// is measured in the same rounds, interleaved (envelope, envelope on one
-// thread, age, openssl, then again), so that other load on the machine falls
-// on all of them alike.
+// ENVELOPE_THREADS=1, the single-thread path. Every column of a row is
+// measured in the same rounds, interleaved (envelope, envelope on one thread,
+// age, openssl, then again), so that other load on the machine falls on all
+// of them alike.
 
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createCipheriv, randomBytes } from 'node:crypto';
@@ -54,20 +54,6 @@ function findAge() {
   }
   process.stderr.write('bench: age is not installed and could not be installed: its column stays empty\n');
   return undefined;
-}
-
-/** Median wall time in seconds of a bash pipeline; throws if it fails. */
-function time(script, env) {
-  const samples = [];
-  for (let i = 0; i < RUNS; i++) {
-    const start = process.hrtime.bigint();
-    const r = sh(script, env);
-    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-    if (r.status !== 0) throw new Error(`failed: ${script}\n${r.stderr}`);
-    samples.push(seconds);
-  }
-  samples.sort((a, b) => a - b);
-  return samples[Math.floor(samples.length / 2)];
 }
 
 /**
@@ -232,14 +218,23 @@ try {
   } finally {
     kms.stop();
   }
-  row('start-up: --version', time(`${E} --version`, env), { 'node -e 0': time(`${q(process.execPath)} -e 0`) });
-  row('decrypt 1 KiB, local key', time(`${E} decrypt < ${q(small)}.env > /dev/null`, env), { 'node -e 0': time(`${q(process.execPath)} -e 0`) });
+  // Start-up is tens of milliseconds: a burst of other load lands on a few
+  // runs, so both rows and their anchor are timed in the same rounds too.
+  const start = timeInterleaved({
+    version: [`${E} --version`, env],
+    small: [`${E} decrypt < ${q(small)}.env > /dev/null`, env],
+    node: [`${q(process.execPath)} -e 0`, {}],
+  });
+  row('start-up: --version', start.version, { 'node -e 0': start.node });
+  row('decrypt 1 KiB, local key', start.small, { 'node -e 0': start.node });
   const esdk = join(ROOT, 'bench', 'esdk-encrypt.mjs');
   const esdkInput = join(dir, 'esdk-input');
   makeInput(esdkInput, ESDK_SIZE);
-  const esdkSeconds = time(`${q(process.execPath)} ${q(esdk)} < ${q(esdkInput)} | cat > /dev/null`);
-  const envelopeSame = time(`${q(process.execPath)} ${q(ENVELOPE)} encrypt -k alias/bench < ${q(esdkInput)} | cat > /dev/null`, env);
-  row(`encrypt ${fmtSize(ESDK_SIZE)}, pipes, vs the ESDK for JS at its defaults (4 KiB frames)`, envelopeSame, { esdk: esdkSeconds });
+  const vsEsdk = timeInterleaved({
+    envelope: [`${E} encrypt -k alias/bench < ${q(esdkInput)} | cat > /dev/null`, env],
+    esdk: [`${q(process.execPath)} ${q(esdk)} < ${q(esdkInput)} | cat > /dev/null`, {}],
+  });
+  row(`encrypt ${fmtSize(ESDK_SIZE)}, pipes, vs the ESDK for JS at its defaults (4 KiB frames)`, vsEsdk.envelope, { esdk: vsEsdk.esdk });
   const rssEnc = peakRss('encrypt -k alias/bench', input, env);
   const rssDec = peakRss('decrypt', `${input}.env`, env);
   const rss = (args, feed, e) => {
