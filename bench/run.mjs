@@ -67,7 +67,9 @@ function findAge() {
  * envelope's temporary file (renamed over it at the end, DESIGN §5) takes
  * fresh pages while the old file still holds its own. On this VM fresh pages
  * cost: encrypting 1 GiB to a file took 2.2-3.2 s over an existing output
- * against 1.3 s to a new one (by hand, 2026-12-06).
+ * against 1.3-1.4 s to a new one (by hand, three of each, alternating,
+ * 2026-12-06), though the kernel's copies into the page cache vary by as much
+ * from one minute to the next here (README, Speed).
  */
 function timeInterleaved(scripts, outputs = []) {
   const samples = Object.fromEntries(Object.keys(scripts).map((k) => [k, []]));
