@@ -108,8 +108,21 @@ export function ioError(error: unknown, action: string, path: string): EnvelopeE
     EEXIST: 'already exists',
     EIO: 'input/output error',
   };
-  const reason = (code && why[code]) ?? (error instanceof Error ? error.message.toLowerCase() : String(error));
+  const reason = (code && why[code]) ?? (error instanceof Error ? systemReason(error, code).toLowerCase() : String(error));
   return new IoError(`cannot ${action} ${path}: ${reason}`, { cause: error });
+}
+
+/**
+ * What a system error says, without the code and system call around it: Node
+ * words them "ECONNRESET: connection reset by peer, read" (the system call, and
+ * any path, after the last part), and the one line we print names the action
+ * and the file already.
+ */
+function systemReason(error: NodeJS.ErrnoException, code: string | undefined): string {
+  let text = error.message;
+  if (code && text.startsWith(`${code}: `)) text = text.slice(code.length + 2);
+  const at = error.syscall ? text.lastIndexOf(`, ${error.syscall}`) : -1;
+  return at > 0 ? text.slice(0, at) : text;
 }
 
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;

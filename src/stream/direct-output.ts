@@ -12,6 +12,7 @@
 
 import { writevSync } from 'node:fs';
 import type { FrameResult } from './frame-batch.js';
+import { revived } from './posted-error.js';
 
 /**
  * A descriptor the workers may write to, offered by whoever consumes the
@@ -121,7 +122,7 @@ export function acceptWritten(r: FrameResult, direct: DirectOutput): void {
 
 /** Throws the system error of an answer whose write failed, or for one not written as writing had stopped. */
 export function throwWriteError(r: FrameResult): void {
-  if (r.writeError) throw Object.assign(new Error(r.writeError.message), r.writeError.code ? { code: r.writeError.code } : {});
+  if (r.writeError) throw revived(r.writeError);
   // Only after a batch before it failed, which was reported first.
   if (r.unwritten) throw new Error('a batch of frames was not written: writing had stopped');
 }

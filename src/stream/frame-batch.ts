@@ -16,6 +16,7 @@ import { IV_LENGTH, TAG_LENGTH } from '../format/constants.js';
 import { bodyAad, FINAL_FRAME_HEADER_LENGTH, REGULAR_FRAME_HEADER_LENGTH } from '../format/frame.js';
 import type { AlgorithmSuite } from '../format/suites.js';
 import type { DirectWrite } from './direct-output.js';
+import type { PostedError } from './posted-error.js';
 import { sealFrameParts } from './seal-frame.js';
 
 /** Bytes a regular frame adds to its plaintext: sequence number, IV, tag. */
@@ -81,7 +82,7 @@ export interface FrameResult {
   /** Direct: the batch was not written, as writing had stopped before its turn. */
   readonly unwritten?: boolean;
   /** Direct: the write failed with this system error. */
-  readonly writeError?: { readonly code?: string; readonly message: string };
+  readonly writeError?: PostedError;
   /** Open: the sequence number of the first frame whose tag did not verify; nothing of it or after it is in output. */
   readonly failedSequence?: number;
   /** A ring's sealer: the message needs more frames than its frame size allows. */

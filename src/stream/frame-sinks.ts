@@ -8,6 +8,7 @@
 import { type DirectWrite, WriteTurns, writeFully } from './direct-output.js';
 import type { FrameResult, FrameSink } from './frame-batch.js';
 import { freeMemory } from './free-memory.js';
+import { postable } from './posted-error.js';
 
 /** What a worker says of a job, besides the buffers it hands back. */
 export type Outcome = Omit<FrameResult, 'id' | 'input' | 'output'>;
@@ -65,8 +66,7 @@ export class DirectSink implements FrameSink {
       } catch (e) {
         // Nothing more is written, of this batch or after it.
         turns.stop();
-        const code = (e as NodeJS.ErrnoException).code;
-        return { length: 0, writeError: { ...(code ? { code } : {}), message: e instanceof Error ? e.message : String(e) } };
+        return { length: 0, writeError: postable(e) };
       }
       if (last) turns.stop();
       else turns.pass(this.direct.index);

@@ -37,6 +37,7 @@
 
 import { readSync } from 'node:fs';
 import { release } from './buffer-pool.js';
+import { type PostedError, postable } from './posted-error.js';
 
 const FREED = 0;
 const STOP = 1;
@@ -235,7 +236,7 @@ export interface ReadJob {
 }
 
 /** How the reader finished: the input ended, or a read failed (the ring is then stopped). */
-export type ReadOutcome = { readonly end: true } | { readonly failed: { readonly code?: string; readonly message: string } };
+export type ReadOutcome = { readonly end: true } | { readonly failed: PostedError };
 
 type WaitAsync = (
   array: Int32Array,
@@ -268,7 +269,7 @@ export function fillRing(job: ReadJob): ReadOutcome | undefined {
         continue;
       }
       ring.stop();
-      return { failed: { ...(code ? { code } : {}), message: e instanceof Error ? e.message : String(e) } };
+      return { failed: postable(e) };
     }
     if (n === 0) {
       ring.end(total);

@@ -6,6 +6,7 @@
 import { Worker } from 'node:worker_threads';
 import type { InputRing, ReadJob, ReadOutcome } from './input-ring.js';
 import type { WorkerLocation } from './parallel.js';
+import { revived } from './posted-error.js';
 
 export class ReaderThread {
   private outcome: ReadOutcome | { readonly stopped: true } | undefined;
@@ -61,8 +62,7 @@ export class ReaderThread {
       this.wake = undefined;
     }
     if (this.outcome && 'failed' in this.outcome) {
-      const { code, message } = this.outcome.failed;
-      throw failure(Object.assign(new Error(message), code ? { code } : {}));
+      throw failure(revived(this.outcome.failed));
     }
     if (!this.outcome) throw failure(this.failure);
     if (!('end' in this.outcome)) throw failure(new Error('the reader thread stopped before the end of the input'));
