@@ -11,6 +11,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { closeSync, constants, openSync, readdirSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readStream } from '../src/cli/input.js';
@@ -23,6 +24,7 @@ import { ByteReader } from '../src/stream/byte-reader.js';
 import { type DirectOutput, WriteTurns, writeFully } from '../src/stream/direct-output.js';
 import { keyCopy } from '../src/stream/frame-batch.js';
 import { framePool, runningFramePool } from '../src/stream/frame-pool.js';
+import { InputRing } from '../src/stream/input-ring.js';
 import { openBody } from '../src/stream/open.js';
 import type { HandedOver, HandsOver } from '../src/stream/hand-over.js';
 import { framesPerBatch, PARALLEL_THRESHOLD, type ParallelOptions, startReaderThread } from '../src/stream/parallel.js';
@@ -818,6 +820,51 @@ describe('a pipe read by a thread of its own', () => {
         expect(pool.idle).toBe(true);
       } finally {
         closeSync(fd);
+      }
+    });
+
+    it('a read that fails while this thread reads the final frame from the ring fails the run with its error, nothing of that frame written', async () => {
+      // Frame 1 comes first; the ring then holds frames 2…n of the first slot
+      // and the final frame at its end, 8 bytes longer than a record: the slot
+      // is complete and the workers find the final frame in it, whose tail is
+      // then read from the ring on this thread (ring-bytes). A TCP connection
+      // reset by its peer after part of that tail: a read that fails mid-way,
+      // which neither a pipe nor a file gives.
+      const n = framesPerBatch(F);
+      const message = body(n, F, 29);
+      const sent = message.body.subarray(record, record + slot + 4);
+      const server = createServer({ pauseOnConnect: true });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
+      const client = connect((server.address() as AddressInfo).port, '127.0.0.1');
+      const socket = await accepted;
+      // Paused from the start, so this thread's event loop never reads it: the reader thread does.
+      const fd = (socket as unknown as { _handle: { fd: number } })._handle.fd;
+      client.write(sent);
+      const tailFromRing = vi.spyOn(InputRing.prototype, 'wantEveryRead');
+      // Reset once this thread has begun to read the tail from the ring (or, failing that, after 5 s).
+      const givenUp = Date.now() + 5000;
+      const reset = setInterval(() => {
+        if (tailFromRing.mock.calls.length === 0 && Date.now() < givenUp) return;
+        clearInterval(reset);
+        client.resetAndDestroy();
+      }, 5);
+      const pool = framePool(1, WORKER);
+      await pool.whenSettled();
+      try {
+        const source = headThenDescriptor(message.body.subarray(0, record), fd);
+        const out = await throughDescriptor((direct) => openBody(new ByteReader({ [Symbol.asyncIterator]: () => source }), openParams, workersAtOnce(), direct));
+        expect(out.error).toBe('IoError: cannot read the input: connection reset by peer');
+        expect(tailFromRing).toHaveBeenCalled();
+        // Every regular frame, and nothing of the final one.
+        expect(out.written.equals(message.plaintext.subarray(0, n * F))).toBe(true);
+        expect(pool.idle).toBe(true);
+      } finally {
+        clearInterval(reset);
+        tailFromRing.mockRestore();
+        client.destroy();
+        socket.destroy();
+        await new Promise((resolve) => server.close(resolve));
       }
     });
 
