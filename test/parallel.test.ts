@@ -13,6 +13,7 @@ import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { closeSync, constants, openSync, readdirSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readStream } from '../src/cli/input.js';
 import { ioError } from '../src/errors.js';
@@ -28,7 +29,7 @@ import { InputRing } from '../src/stream/input-ring.js';
 import { openBody } from '../src/stream/open.js';
 import type { HandedOver, HandsOver } from '../src/stream/hand-over.js';
 import { framesPerBatch, PARALLEL_THRESHOLD, type ParallelOptions, startReaderThread } from '../src/stream/parallel.js';
-import type { ReaderThread } from '../src/stream/reader-thread.js';
+import { ReaderThread } from '../src/stream/reader-thread.js';
 import { sealFrame, sealFrames } from '../src/stream/seal.js';
 import { sealFromRing } from '../src/stream/seal-from-ring.js';
 import { sealInParallel } from '../src/stream/seal-parallel.js';
@@ -572,6 +573,55 @@ describe('a pipe read by a thread of its own', () => {
     }
   }
 
+  /**
+   * A TCP connection on loopback, `sent` written to it: the descriptor of its
+   * accepting end, paused from the start so that this thread's event loop never
+   * reads it (the reader thread does, a non-blocking descriptor), and the
+   * connecting end, left open to write more, reset or close.
+   */
+  async function connection(sent: Buffer) {
+    const server = createServer({ pauseOnConnect: true });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
+    const client = connect((server.address() as AddressInfo).port, '127.0.0.1');
+    const socket = await accepted;
+    client.write(sent);
+    return {
+      fd: (socket as unknown as { _handle: { fd: number } })._handle.fd,
+      client,
+      close: async () => {
+        client.destroy();
+        socket.destroy();
+        await new Promise((resolve) => server.close(resolve));
+      },
+    };
+  }
+
+  /** Kills the reader thread as a crash would, once it has had time to read what there is. */
+  async function killWhenReading(thread: ReaderThread): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await (thread as unknown as { worker: Worker }).worker.terminate();
+  }
+
+  it('sealing: a reader thread that dies fails the run, the workers not waiting for what it would have read', async () => {
+    const sealing = await connection(bytes(B + 5, 30));
+    const pool = framePool(1, WORKER);
+    await pool.whenSettled();
+    const thread = await readerThread();
+    try {
+      const handed = handing(sealing.fd).handOver()!;
+      const [out] = await Promise.all([
+        throughDescriptor((direct) => fromRing(() => sealFromRing([], handed, thread, params, 1, pool, direct))),
+        killWhenReading(thread),
+      ]);
+      expect(out.error).toBe('IoError: cannot read the input: the reader thread exited with code 1');
+      expect(pool.idle).toBe(true);
+    } finally {
+      thread.close();
+      await sealing.close();
+    }
+  });
+
   it('a descriptor left non-blocking is still read whole: EAGAIN is waited out', async () => {
     const data = bytes(2 * B + 3, 16);
     const { fd, done } = await fifoFeeding(workdir(), data, 5, 20_000);
@@ -827,32 +877,24 @@ describe('a pipe read by a thread of its own', () => {
       // Frame 1 comes first; the ring then holds frames 2…n of the first slot
       // and the final frame at its end, 8 bytes longer than a record: the slot
       // is complete and the workers find the final frame in it, whose tail is
-      // then read from the ring on this thread (ring-bytes). A TCP connection
+      // then read from the ring on this thread (ringBytes, open-from-ring.ts). A TCP connection
       // reset by its peer after part of that tail: a read that fails mid-way,
       // which neither a pipe nor a file gives.
       const n = framesPerBatch(F);
       const message = body(n, F, 29);
-      const sent = message.body.subarray(record, record + slot + 4);
-      const server = createServer({ pauseOnConnect: true });
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
-      const client = connect((server.address() as AddressInfo).port, '127.0.0.1');
-      const socket = await accepted;
-      // Paused from the start, so this thread's event loop never reads it: the reader thread does.
-      const fd = (socket as unknown as { _handle: { fd: number } })._handle.fd;
-      client.write(sent);
+      const peer = await connection(message.body.subarray(record, record + slot + 4));
       const tailFromRing = vi.spyOn(InputRing.prototype, 'wantEveryRead');
       // Reset once this thread has begun to read the tail from the ring (or, failing that, after 5 s).
       const givenUp = Date.now() + 5000;
       const reset = setInterval(() => {
         if (tailFromRing.mock.calls.length === 0 && Date.now() < givenUp) return;
         clearInterval(reset);
-        client.resetAndDestroy();
+        peer.client.resetAndDestroy();
       }, 5);
       const pool = framePool(1, WORKER);
       await pool.whenSettled();
       try {
-        const source = headThenDescriptor(message.body.subarray(0, record), fd);
+        const source = headThenDescriptor(message.body.subarray(0, record), peer.fd);
         const out = await throughDescriptor((direct) => openBody(new ByteReader({ [Symbol.asyncIterator]: () => source }), openParams, workersAtOnce(), direct));
         expect(out.error).toBe('IoError: cannot read the input: connection reset by peer');
         expect(tailFromRing).toHaveBeenCalled();
@@ -862,9 +904,36 @@ describe('a pipe read by a thread of its own', () => {
       } finally {
         clearInterval(reset);
         tailFromRing.mockRestore();
-        client.destroy();
-        socket.destroy();
-        await new Promise((resolve) => server.close(resolve));
+        await peer.close();
+      }
+    });
+
+    it('a reader thread that dies fails the run, the workers not waiting for what it would have read', async () => {
+      // Frame 1 first, then two regular frames and part of the final one, the writer gone quiet.
+      const message = body(3, 10, 31);
+      const peer = await connection(message.body.subarray(record, message.body.length - 20));
+      const started: Promise<ReaderThread | undefined>[] = [];
+      const start = ReaderThread.start;
+      const spy = vi.spyOn(ReaderThread, 'start').mockImplementation((location) => {
+        const thread = start.call(ReaderThread, location);
+        started.push(thread);
+        return thread;
+      });
+      const pool = framePool(1, WORKER);
+      await pool.whenSettled();
+      try {
+        const source = headThenDescriptor(message.body.subarray(0, record), peer.fd);
+        const run = throughDescriptor((direct) => openBody(new ByteReader({ [Symbol.asyncIterator]: () => source }), openParams, workersAtOnce(), direct));
+        while (started.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+        await killWhenReading((await started[0])!);
+        const out = await run;
+        expect(out.error).toBe('IoError: cannot read the input: the reader thread exited with code 1');
+        // Frame 1 only: the workers had no complete slot.
+        expect(out.written.equals(message.plaintext.subarray(0, F))).toBe(true);
+        expect(pool.idle).toBe(true);
+      } finally {
+        spy.mockRestore();
+        await peer.close();
       }
     });
 
