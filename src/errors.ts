@@ -114,14 +114,14 @@ export function ioError(error: unknown, action: string, path: string): EnvelopeE
 
 /**
  * What a system error says, without the code and system call around it: Node
- * words them "ECONNRESET: connection reset by peer, read" (the system call, and
- * any path, after the last part), and the one line we print names the action
- * and the file already.
+ * words them "EBUSY: resource busy or locked, open '/a/b'" (the system call, and
+ * any path, after the description, which has no such comma of its own), and
+ * the one line we print names the action and the file already.
  */
 function systemReason(error: NodeJS.ErrnoException, code: string | undefined): string {
   let text = error.message;
   if (code && text.startsWith(`${code}: `)) text = text.slice(code.length + 2);
-  const at = error.syscall ? text.lastIndexOf(`, ${error.syscall}`) : -1;
+  const at = error.syscall ? text.indexOf(`, ${error.syscall}`) : -1;
   return at > 0 ? text.slice(0, at) : text;
 }
 

@@ -652,6 +652,7 @@ describe('the one line of an I/O error (errors.ts)', () => {
       'cannot read the input: connection reset by peer',
     );
     expect(ioError(systemError('EBUSY', 'resource busy or locked', 'open', '/x/y'), 'write', '/x/y').message).toBe('cannot write /x/y: resource busy or locked');
+    expect(ioError(systemError('EBUSY', 'resource busy or locked', 'open', '/x, open y'), 'write', 'z').message).toBe('cannot write z: resource busy or locked');
     expect(ioError(systemError('ENOSPC', 'no space left on device', 'write'), 'write', 'out').message).toBe('cannot write out: no space left on device');
   });
 
