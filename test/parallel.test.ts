@@ -597,8 +597,8 @@ describe('a pipe read by a thread of its own', () => {
     };
   }
 
-  /** Kills the reader thread as a crash would, once it has had time to read what there is. */
-  async function killWhenReading(thread: ReaderThread): Promise<void> {
+  /** Kills the reader thread as a crash would, after 100 ms (time enough to read what there is, if it was given a ring). */
+  async function crash(thread: ReaderThread): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 100));
     await (thread as unknown as { worker: Worker }).worker.terminate();
   }
@@ -612,9 +612,27 @@ describe('a pipe read by a thread of its own', () => {
       const handed = handing(sealing.fd).handOver()!;
       const [out] = await Promise.all([
         throughDescriptor((direct) => fromRing(() => sealFromRing([], handed, thread, params, 1, pool, direct))),
-        killWhenReading(thread),
+        crash(thread),
       ]);
       expect(out.error).toBe('IoError: cannot read the input: the reader thread exited with code 1');
+      expect(pool.idle).toBe(true);
+    } finally {
+      thread.close();
+      await sealing.close();
+    }
+  });
+
+  it('sealing: a reader thread that died before it was given the ring fails the run at once', async () => {
+    const sealing = await connection(bytes(B + 5, 32));
+    const pool = framePool(1, WORKER);
+    await pool.whenSettled();
+    const thread = await readerThread();
+    try {
+      await crash(thread);
+      const handed = handing(sealing.fd).handOver()!;
+      const out = await throughDescriptor((direct) => fromRing(() => sealFromRing([], handed, thread, params, 1, pool, direct)));
+      expect(out.error).toBe('IoError: cannot read the input: the reader thread exited with code 1');
+      expect(out.written.length).toBe(0);
       expect(pool.idle).toBe(true);
     } finally {
       thread.close();
@@ -925,7 +943,7 @@ describe('a pipe read by a thread of its own', () => {
         const source = headThenDescriptor(message.body.subarray(0, record), peer.fd);
         const run = throughDescriptor((direct) => openBody(new ByteReader({ [Symbol.asyncIterator]: () => source }), openParams, workersAtOnce(), direct));
         while (started.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
-        await killWhenReading((await started[0])!);
+        await crash((await started[0])!);
         const out = await run;
         expect(out.error).toBe('IoError: cannot read the input: the reader thread exited with code 1');
         // Frame 1 only: the workers had no complete slot.

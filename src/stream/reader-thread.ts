@@ -46,6 +46,8 @@ export class ReaderThread {
   /** Starts reading `fd` into `ring`, after the bytes already in it (InputRing.setRead). */
   read(fd: number, ring: InputRing): void {
     this.ring = ring;
+    // Died before it was given the ring: nothing will fill it, so no worker may wait on it.
+    if (this.failure) ring.stop();
     const job: ReadJob = { kind: 'read', fd, ring: ring.memory };
     this.worker.ref();
     this.worker.postMessage(job);
