@@ -603,41 +603,40 @@ describe('a pipe read by a thread of its own', () => {
     await (thread as unknown as { worker: Worker }).worker.terminate();
   }
 
-  it('sealing: a reader thread that dies fails the run, the workers not waiting for what it would have read', async () => {
-    const sealing = await connection(bytes(B + 5, 30));
+  /**
+   * Seals what a connection gives (`sent`, then nothing), its reader thread
+   * killed before it is given the ring, or while it reads.
+   */
+  async function sealWithReaderKilled(sent: Buffer, when: 'before the ring' | 'while reading') {
+    const peer = await connection(sent);
     const pool = framePool(1, WORKER);
     await pool.whenSettled();
     const thread = await readerThread();
     try {
-      const handed = handing(sealing.fd).handOver()!;
+      if (when === 'before the ring') await crash(thread);
+      const handed = handing(peer.fd).handOver()!;
       const [out] = await Promise.all([
         throughDescriptor((direct) => fromRing(() => sealFromRing([], handed, thread, params, 1, pool, direct))),
-        crash(thread),
+        when === 'while reading' ? crash(thread) : undefined,
       ]);
-      expect(out.error).toBe('IoError: cannot read the input: the reader thread exited with code 1');
-      expect(pool.idle).toBe(true);
+      return { ...out, pool };
     } finally {
       thread.close();
-      await sealing.close();
+      await peer.close();
     }
+  }
+
+  it('sealing: a reader thread that dies fails the run, the workers not waiting for what it would have read', async () => {
+    const out = await sealWithReaderKilled(bytes(B + 5, 30), 'while reading');
+    expect(out.error).toBe('IoError: cannot read the input: the reader thread exited with code 1');
+    expect(out.pool.idle).toBe(true);
   });
 
   it('sealing: a reader thread that died before it was given the ring fails the run at once', async () => {
-    const sealing = await connection(bytes(B + 5, 32));
-    const pool = framePool(1, WORKER);
-    await pool.whenSettled();
-    const thread = await readerThread();
-    try {
-      await crash(thread);
-      const handed = handing(sealing.fd).handOver()!;
-      const out = await throughDescriptor((direct) => fromRing(() => sealFromRing([], handed, thread, params, 1, pool, direct)));
-      expect(out.error).toBe('IoError: cannot read the input: the reader thread exited with code 1');
-      expect(out.written.length).toBe(0);
-      expect(pool.idle).toBe(true);
-    } finally {
-      thread.close();
-      await sealing.close();
-    }
+    const out = await sealWithReaderKilled(bytes(B + 5, 32), 'before the ring');
+    expect(out.error).toBe('IoError: cannot read the input: the reader thread exited with code 1');
+    expect(out.written.length).toBe(0);
+    expect(out.pool.idle).toBe(true);
   });
 
   it('a descriptor left non-blocking is still read whole: EAGAIN is waited out', async () => {
