@@ -38,8 +38,6 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ioError } from '../src/errors.js';
-import { postable, revived } from '../src/stream/posted-error.js';
 import { type CliResult, ENVELOPE, REPO_ROOT, runCli, workdirs } from './helpers.js';
 
 // ---------------------------------------------------------------- fixtures
@@ -639,29 +637,5 @@ describe('32 processes share one local keystore while its key rotates', () => {
     const verify = await cli(['audit', '--verify']);
     expect(verify.code, describeRun(verify)).toBe(0);
     expect(readdirSync(ks).filter((n) => n.endsWith('.tmp') || n.includes('.lock'))).toEqual([]);
-  });
-});
-
-describe('the one line of an I/O error (errors.ts)', () => {
-  /** A system error as Node makes one. */
-  const systemError = (code: string, text: string, syscall: string, path?: string) =>
-    Object.assign(new Error(`${code}: ${text}, ${syscall}${path ? ` '${path}'` : ''}`), { code, syscall, ...(path ? { path } : {}) });
-
-  it('says what the system said, without its code, system call or path around it', () => {
-    expect(ioError(systemError('ECONNRESET', 'connection reset by peer', 'read'), 'read', 'the input').message).toBe(
-      'cannot read the input: connection reset by peer',
-    );
-    expect(ioError(systemError('EBUSY', 'resource busy or locked', 'open', '/x/y'), 'write', '/x/y').message).toBe('cannot write /x/y: resource busy or locked');
-    expect(ioError(systemError('EBUSY', 'resource busy or locked', 'open', '/x, open y'), 'write', 'z').message).toBe('cannot write z: resource busy or locked');
-    expect(ioError(systemError('ENOSPC', 'no space left on device', 'write'), 'write', 'out').message).toBe('cannot write out: no space left on device');
-  });
-
-  it('says the same of an error posted from a worker thread', () => {
-    const posted = structuredClone(postable(systemError('ECONNRESET', 'connection reset by peer', 'read')));
-    expect(ioError(revived(posted), 'read', 'the input').message).toBe('cannot read the input: connection reset by peer');
-  });
-
-  it('keeps any other error whole, in lower case', () => {
-    expect(ioError(new Error('Something Odd'), 'read', 'f').message).toBe('cannot read f: something odd');
   });
 });
