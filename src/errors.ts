@@ -95,34 +95,37 @@ export function needs<E extends EnvelopeError>(
 /** Turns a Node.js system error (ENOENT, EACCES, ENOSPC, …) into an IoError that names the path. */
 export function ioError(error: unknown, action: string, path: string): EnvelopeError {
   if (error instanceof EnvelopeError) return error;
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  const why: Record<string, string> = {
-    ENOENT: 'no such file or directory',
-    EACCES: 'permission denied',
-    EPERM: 'operation not permitted',
-    EISDIR: 'is a directory',
-    ENOTDIR: 'not a directory',
-    ENOSPC: 'no space left on device',
-    EDQUOT: 'disk quota exceeded',
-    EROFS: 'read-only file system',
-    EEXIST: 'already exists',
-    EIO: 'input/output error',
-  };
-  const reason = (code && why[code]) ?? (error instanceof Error ? systemReason(error, code).toLowerCase() : String(error));
-  return new IoError(`cannot ${action} ${path}: ${reason}`, { cause: error });
+  return new IoError(`cannot ${action} ${path}: ${systemErrorReason(error)}`, { cause: error });
 }
 
+const REASONS: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EISDIR: 'is a directory',
+  ENOTDIR: 'not a directory',
+  ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'read-only file system',
+  EEXIST: 'already exists',
+  EIO: 'input/output error',
+};
+
 /**
- * What a system error says, without the code and system call around it: Node
- * words them "EBUSY: resource busy or locked, open '/a/b'" (the system call, and
- * any path, after the description, which has no such comma of its own), and
- * the one line we print names the action and the file already.
+ * What a system error says, in lower case and without the code and system
+ * call around it: Node words them "EBUSY: resource busy or locked, open '/a/b'"
+ * (the system call, and any path, after the description, which has no such
+ * comma of its own), and the one line we print names the action and the file
+ * already.
  */
-function systemReason(error: NodeJS.ErrnoException, code: string | undefined): string {
+export function systemErrorReason(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const { code, syscall } = error as NodeJS.ErrnoException;
+  if (code && REASONS[code]) return REASONS[code];
   let text = error.message;
   if (code && text.startsWith(`${code}: `)) text = text.slice(code.length + 2);
-  const at = error.syscall ? text.indexOf(`, ${error.syscall}`) : -1;
-  return at > 0 ? text.slice(0, at) : text;
+  const at = syscall ? text.indexOf(`, ${syscall}`) : -1;
+  return (at > 0 ? text.slice(0, at) : text).toLowerCase();
 }
 
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;

@@ -83,6 +83,26 @@ describe('validation names the file and the field', () => {
   it('a missing --config file', async () => {
     await expect(loadConfig('/does/not/exist')).rejects.toThrow(/config \/does\/not\/exist does not exist/);
   });
+  it('a config that does not parse: one line naming the file, as a usage error', async () => {
+    const root = tree();
+    const cases: [string, string][] = [
+      ['package.json', '{"envelope": '],
+      ['.enveloperc.json', '{"keys": ["alias/a"'],
+      ['.enveloperc.yaml', 'keys: [alias/a\n'],
+    ];
+    for (const [name, text] of cases) {
+      const path = join(root, name);
+      writeFileSync(path, text);
+      const error = await loadConfig(path).then(() => undefined, (e: unknown) => e);
+      expect(error).toBeInstanceOf(UsageError);
+      expect((error as Error).message).toMatch(new RegExp(`^config ${path.replace(/[.]/g, '\\.')} cannot be read: \\S[^\\n]*$`));
+    }
+  });
+  it.runIf(process.platform === 'linux')('a config the system will not read is worded as any other I/O error', async () => {
+    // /proc/self/mem is a regular file whose first page is never mapped: read
+    // fails with EIO, even for root, who can read any file left unreadable.
+    await expect(loadConfig('/proc/self/mem')).rejects.toThrow(/^config \/proc\/self\/mem cannot be read: input\/output error$/);
+  });
 });
 
 describe('precedence: flags beat the environment, which beats the config', () => {

@@ -3,7 +3,7 @@
 // the error was thrown here or posted from a worker thread (posted-error.ts).
 
 import { describe, expect, it } from 'vitest';
-import { ioError } from '../src/errors.js';
+import { ioError, systemErrorReason } from '../src/errors.js';
 import { postable, revived } from '../src/stream/posted-error.js';
 
 describe('the one line of an I/O error (errors.ts)', () => {
@@ -23,6 +23,11 @@ describe('the one line of an I/O error (errors.ts)', () => {
   it('says the same of an error posted from a worker thread', () => {
     const posted = structuredClone(postable(systemError('ECONNRESET', 'connection reset by peer', 'read')));
     expect(ioError(revived(posted), 'read', 'the input').message).toBe('cannot read the input: connection reset by peer');
+  });
+
+  it('words a known code the same whatever Node wrote beside it', () => {
+    expect(systemErrorReason(systemError('EACCES', 'Permission Denied (as one libuv words it)', 'open', '/k'))).toBe('permission denied');
+    expect(systemErrorReason('not an Error')).toBe('not an Error');
   });
 
   it('keeps any other error whole, in lower case', () => {

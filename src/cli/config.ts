@@ -12,7 +12,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, parse, resolve } from 'node:path';
 import { isSea } from 'node:sea';
-import { UsageError } from '../errors.js';
+import { systemErrorReason, UsageError } from '../errors.js';
 
 export interface Config {
   /** The file it came from, for messages. */
@@ -85,20 +85,23 @@ export function findConfigFile(cwd: string, home = homedir()): string | undefine
 }
 
 async function loadFile(path: string): Promise<unknown> {
-  if (path.endsWith('package.json')) {
-    return (JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>).envelope;
-  }
   if (/\.(c|m)?js$/.test(path) && isSea()) {
     throw new UsageError(`config ${path} is JavaScript, which the single executable cannot load`, {
       hints: ['write it as .enveloperc.json or .enveloperc.yaml, or use envelope from its npm install'],
     });
   }
-  const { cosmiconfig } = await import('cosmiconfig');
   try {
+    if (path.endsWith('package.json')) {
+      return (JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown> | null)?.envelope;
+    }
+    const { cosmiconfig } = await import('cosmiconfig');
     const result = await cosmiconfig('envelope', { searchPlaces: [...SEARCH_PLACES] }).load(path);
     return result?.config;
   } catch (e) {
-    throw new UsageError(`config ${path} cannot be read: ${String((e as Error).message).split('\n')[0]!.toLowerCase()}`);
+    // A system error (unreadable, a directory) is worded as every other I/O
+    // error is; a parse error by its first line, which says what and where.
+    const reason = (e as NodeJS.ErrnoException).code ? systemErrorReason(e) : String((e as Error).message).split('\n')[0]!.toLowerCase();
+    throw new UsageError(`config ${path} cannot be read: ${reason}`);
   }
 }
 
