@@ -18,7 +18,7 @@
 
 import { closeSync, constants, createReadStream, openSync, readSync } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
-import { type OnReadOpts, Socket, type SocketConstructorOpts } from 'node:net';
+import type { OnReadOpts, Socket, SocketConstructorOpts } from 'node:net';
 import { ioError } from '../errors.js';
 import { isPipeOrSocket, statDescriptor } from './descriptor.js';
 import { BufferPool, buffersHeldByWriter, release } from '../stream/buffer-pool.js';
@@ -79,7 +79,7 @@ async function* readDescriptor(fd: number, name: string, fallback: () => AsyncIt
       try {
         n = readSync(fd, new Uint8Array(buffer), 0, READ_SIZE, null);
       } catch (e) {
-        pool.give(buffer);
+        pool.give(buffer, 0);
         if ((e as NodeJS.ErrnoException).code === 'EAGAIN') {
           yield* guard(fallback(), name);
           return;
@@ -87,7 +87,7 @@ async function* readDescriptor(fd: number, name: string, fallback: () => AsyncIt
         throw ioError(e, 'read', name);
       }
       if (n === 0) {
-        pool.give(buffer);
+        pool.give(buffer, 0);
         return;
       }
       yield pool.lend(buffer, n);
@@ -135,6 +135,8 @@ class StreamReader implements AsyncIterator<Uint8Array>, Fillable, HandsOver {
       writable: false,
       onread: { buffer: () => this.nextBuffer(), callback: (n: number, buffer: Uint8Array) => this.onRead(n, buffer) },
     };
+    // Loaded here, not imported: a file's reader needs no node:net, a few ms of start-up.
+    const { Socket } = process.getBuiltinModule('node:net');
     this.socket = new Socket(options);
     this.socket.on('end', () => {
       this.ended = true;
@@ -165,7 +167,7 @@ class StreamReader implements AsyncIterator<Uint8Array>, Fillable, HandsOver {
       if (take < n) {
         this.queue.push(this.pool.lend(buffer.buffer as ArrayBuffer, n));
         this.taken = take;
-      } else this.pool.give(buffer.buffer as ArrayBuffer);
+      } else this.pool.give(buffer.buffer as ArrayBuffer, n);
     } else {
       this.queue.push(this.pool.lend(buffer.buffer as ArrayBuffer, n));
     }

@@ -8,7 +8,6 @@ import { type Stats, unlinkSync, writevSync } from 'node:fs';
 import { type FileHandle, link, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
-import { isatty } from 'node:tty';
 import { IoError, ioError, UsageError } from '../errors.js';
 import { isPipeOrSocket, statDescriptor } from './descriptor.js';
 import { release, WRITER_HOLDS } from '../stream/buffer-pool.js';
@@ -332,7 +331,10 @@ interface SharedStdout extends SharedDescriptor {
 function sharedStdout(out: Stats | undefined): SharedStdout | undefined {
   if (!out) return undefined;
   const nothing = () => undefined;
-  if (out.isFile() || (out.isCharacterDevice() && !isatty(1))) return { fd: 1, handOver: nothing, restore: nothing };
+  // process.stdout.isTTY, not node:tty's isatty: loading node:tty (and the
+  // node:net it requires) costs ~5 ms of start-up, and the stream exists
+  // already (writeStdout asks it the same).
+  if (out.isFile() || (out.isCharacterDevice() && !process.stdout.isTTY)) return { fd: 1, handOver: nothing, restore: nothing };
   if (!isPipeOrSocket(out)) return undefined;
   const input = statDescriptor(0);
   if (input && input.dev === out.dev && input.ino === out.ino) return undefined;

@@ -3,7 +3,6 @@
 // terminal. Never argv, where every user of the machine can read it.
 
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { ReadStream } from 'node:tty';
 import { ioError, KeyAccessError, UsageError } from '../errors.js';
 import type { PassphraseSource } from '../keystore/keystore.js';
 
@@ -43,6 +42,8 @@ export function promptHidden(prompt: string): Promise<string | undefined> {
   } catch {
     return Promise.resolve(undefined);
   }
+  // Loaded here, not imported: node:tty (and node:net with it) is ~5 ms of every start-up otherwise.
+  const { ReadStream } = process.getBuiltinModule('node:tty');
   const input = new ReadStream(fd);
   process.stderr.write(prompt);
   input.setRawMode(true);

@@ -57,6 +57,13 @@ const lenders = new WeakMap<ArrayBufferLike, { readonly pool: BufferPool; readon
 export class BufferPool {
   private readonly free: ArrayBuffer[] = [];
   private closed = false;
+  /**
+   * How many bytes at the start of each buffer may hold data, which is what a
+   * wipe must cover: a 1 MiB read buffer that took a 1 KiB secret is wiped in
+   * 1 KiB, not by touching (and so faulting in) all of its pages. A buffer
+   * missing here (one back from a worker thread is a new object) is wiped whole.
+   */
+  private readonly used = new WeakMap<ArrayBuffer, number>();
 
   /**
    * @param byteLength size of every buffer of the pool
@@ -67,23 +74,36 @@ export class BufferPool {
     private readonly keep: number,
   ) {}
 
-  /** A buffer to fill, for the pool's own use (not yet lent). */
+  /**
+   * A buffer to fill, for the pool's own use (not yet lent). Whatever is
+   * written into it must be counted when it comes back: by lend()'s length or
+   * give()'s `written`.
+   */
   takeArrayBuffer(): ArrayBuffer {
-    return this.free.pop() ?? (Buffer.allocUnsafeSlow(this.byteLength).buffer as ArrayBuffer);
+    const reused = this.free.pop();
+    if (reused) return reused;
+    const fresh = Buffer.allocUnsafeSlow(this.byteLength).buffer as ArrayBuffer;
+    this.used.set(fresh, 0);
+    return fresh;
   }
 
   /** Lends the first `length` bytes of `buffer` as a chunk: release() of that chunk brings the buffer back. */
   lend(buffer: ArrayBuffer, length = buffer.byteLength): Buffer {
+    this.wrote(buffer, length);
     lenders.set(buffer, { pool: this, length });
     return Buffer.from(buffer, 0, length);
   }
 
-  /** Takes a buffer back for reuse (or drops it: wrong size, pool full, pool closed). */
-  give(buffer: ArrayBuffer): void {
+  /**
+   * Takes a buffer back for reuse (or drops it: wrong size, pool full, pool
+   * closed), `written` bytes of it filled since it was taken (all, unless told).
+   */
+  give(buffer: ArrayBuffer, written = buffer.byteLength): void {
     if (buffer.byteLength !== this.byteLength) return;
+    this.wrote(buffer, written);
     if (this.closed || this.free.length >= this.keep) {
       // It may hold plaintext: leave nothing behind in memory we no longer track.
-      new Uint8Array(buffer).fill(0);
+      this.wipe(buffer);
       return;
     }
     this.free.push(buffer);
@@ -92,8 +112,18 @@ export class BufferPool {
   /** Wipes and drops the free buffers; buffers released later are wiped and dropped too. */
   close(): void {
     this.closed = true;
-    for (const b of this.free) new Uint8Array(b).fill(0);
+    for (const b of this.free) this.wipe(b);
     this.free.length = 0;
+  }
+
+  private wrote(buffer: ArrayBuffer, bytes: number): void {
+    const before = this.used.get(buffer);
+    if (before !== undefined && bytes > before) this.used.set(buffer, bytes);
+  }
+
+  private wipe(buffer: ArrayBuffer): void {
+    new Uint8Array(buffer, 0, this.used.get(buffer) ?? buffer.byteLength).fill(0);
+    this.used.delete(buffer);
   }
 }
 
@@ -126,5 +156,6 @@ export function releaseMemory(buffer: ArrayBufferLike): void {
   const loan = lenders.get(buffer);
   if (!loan) return;
   lenders.delete(buffer);
-  loan.pool.give(buffer as ArrayBuffer);
+  // A lent chunk's consumers only read it: what was written is what was lent.
+  loan.pool.give(buffer as ArrayBuffer, loan.length);
 }

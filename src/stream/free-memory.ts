@@ -5,12 +5,18 @@
 // that much garbage. Detaching the buffer's ArrayBuffer with transfer(0)
 // gives its memory back to the allocator, which hands it to the next frame.
 
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 
 type Transfer = (this: ArrayBuffer, length?: number) => ArrayBuffer;
 
 let transfer: Transfer | null | undefined;
+
+/**
+ * Bytes of buffers left to the collector before freeMemory starts to free:
+ * a few MiB of garbage cost nothing, and a small run (a 1 KiB secret) then
+ * never pays for the first detach, which on Node 20 creates a context (~2 ms).
+ */
+export const LEFT_TO_THE_COLLECTOR = 4 * 1024 * 1024;
+let leftSoFar = 0;
 
 /** Whether `buffer` is all of its ArrayBuffer: not a part of one that others may hold views of. */
 export function spansItsMemory(buffer: Uint8Array): boolean {
@@ -20,10 +26,15 @@ export function spansItsMemory(buffer: Uint8Array): boolean {
 /**
  * Detaches the ArrayBuffer behind `buffer`, if `buffer` spans all of it (never
  * a slice of Node's shared pool); afterwards every view of it is empty. Does
- * nothing where this Node cannot detach (the collector then frees it).
+ * nothing where this Node cannot detach, or for the first few MiB of a run
+ * (the collector then frees it).
  */
 export function freeMemory(buffer: Uint8Array): void {
   if (!spansItsMemory(buffer) || buffer.byteLength === 0) return;
+  if (leftSoFar < LEFT_TO_THE_COLLECTOR) {
+    leftSoFar += buffer.byteLength;
+    return;
+  }
   transfer ??= freeingTransfer() ?? null;
   transfer?.call(buffer.buffer as ArrayBuffer, 0);
 }
@@ -39,6 +50,9 @@ export function freeMemory(buffer: Uint8Array): void {
 function freeingTransfer(): Transfer | undefined {
   const native = (ArrayBuffer.prototype as { transfer?: Transfer }).transfer;
   if (native) return native;
+  // Loaded here, not imported: only Node 20 comes here, and node:v8 is ~2 ms of start-up.
+  const { setFlagsFromString } = process.getBuiltinModule('node:v8');
+  const { runInNewContext } = process.getBuiltinModule('node:vm');
   try {
     setFlagsFromString('--harmony-rab-gsab-transfer');
     const borrowed: unknown = runInNewContext('ArrayBuffer.prototype.transfer');
