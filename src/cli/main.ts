@@ -39,7 +39,7 @@ async function main(argv: string[]): Promise<number> {
     if (e.code === 'EPIPE') process.exit(EXIT_CODES.ok);
   });
   const debug = argv.includes('--debug');
-  const program = buildProgram();
+  const program = buildProgram(argv);
   const interrupt = (signal: NodeJS.Signals) => {
     removeTemporariesSync();
     report(new InterruptedError(`interrupted by ${signal}`), false);
