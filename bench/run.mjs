@@ -6,7 +6,9 @@
 // same run. Peers: age (Debian package `age`; installed with apt-get when
 // missing and we are root, else reported missing), `openssl enc -aes-256-ctr`
 // as the speed-of-light line, and the AWS Encryption SDK for JavaScript at its
-// defaults. --check exits 1 when a target of issue #6 / DESIGN §8 is missed.
+// defaults. --check exits 1 when a target of issue #6 / DESIGN §8 is missed,
+// or when the data path faults in fresh memory as it goes (more than a
+// quarter of the input's pages: src/stream/malloc-threshold.ts says why).
 // Not part of the test suite: timings belong here, not in unit tests.
 //
 // Inputs past 16 MiB are sealed and opened on worker threads
@@ -113,13 +115,19 @@ async function startServe(keystore) {
   };
 }
 
-/** Peak RSS in MiB of the envelope process fed by `feed` (a file), with GNU time. */
+/**
+ * Peak RSS in MiB and minor page faults of the envelope process fed by `feed`
+ * (a file), with GNU time. The faults guard against memory that is given back
+ * to the kernel and faulted in again for every frame (src/stream/malloc-threshold.ts):
+ * ~14k for 1 GiB when all is well, 240-300k when it was not.
+ */
 function peakRss(args, feed, env) {
   if (!existsSync('/usr/bin/time')) return undefined;
   const report = join(dir, 'rss');
-  const r = sh(`cat ${q(feed)} | /usr/bin/time -f '%M' -o ${q(report)} ${q(process.execPath)} ${q(ENVELOPE)} ${args} | cat > /dev/null`, env);
+  const r = sh(`cat ${q(feed)} | /usr/bin/time -f '%M %R' -o ${q(report)} ${q(process.execPath)} ${q(ENVELOPE)} ${args} | cat > /dev/null`, env);
   if (r.status !== 0) throw new Error(`failed: envelope ${args}\n${r.stderr}`);
-  return Number(readFileSync(report, 'utf8').trim()) / 1024;
+  const [kib, faults] = readFileSync(report, 'utf8').trim().split(/\s+/).map(Number);
+  return { mib: kib / 1024, faults };
 }
 
 /** Fast pseudo-random input: AES-CTR of zeros, written in 4 MiB blocks. */
@@ -241,7 +249,7 @@ try {
   const rssDec = peakRss('decrypt', `${input}.env`, env);
   const rss = (args, feed, e) => {
     const v = peakRss(args, feed, e);
-    return v === undefined ? 'no /usr/bin/time' : `${v.toFixed(0)}`;
+    return v === undefined ? 'no /usr/bin/time' : `${v.mib.toFixed(0)}`;
   };
   const rssRe = peakRss('re-encrypt --to alias/bench', `${input}.env`, env);
   rows.push({
@@ -249,14 +257,30 @@ try {
     envelope:
       rssEnc === undefined
         ? 'no /usr/bin/time'
-        : `${rssEnc.toFixed(0)} / ${rssDec.toFixed(0)} / ${rss('encrypt -k alias/bench --sign', input, env)} / ${rss('decrypt', `${input}.signed`, env)} / ${rssRe.toFixed(0)}`,
+        : `${rssEnc.mib.toFixed(0)} / ${rssDec.mib.toFixed(0)} / ${rss('encrypt -k alias/bench --sign', input, env)} / ${rss('decrypt', `${input}.signed`, env)} / ${rssRe.mib.toFixed(0)}`,
     peers: {
       '1 thread': `${rss('encrypt -k alias/bench', input, ONE)} / ${rss('decrypt', `${input}.env`, ONE)} / ${rss('encrypt -k alias/bench --sign', input, ONE)} / ${rss('decrypt', `${input}.signed`, ONE)}`,
     },
   });
+  // Faults per GiB as the input grows: those of the whole input less those of
+  // its first half (both past the threads' start-up), per GiB of the second half.
+  const half = `${input}.half`;
+  sh(`head -c ${SIZE / 2} ${q(input)} > ${q(half)} && ${E} encrypt -k alias/bench < ${q(half)} > ${q(half)}.env`, env);
+  const faultsPerGiB = (whole, firstHalf) => whole && firstHalf && Math.round(((whole.faults - firstHalf.faults) * 1024 ** 3) / (SIZE / 2));
+  const faults = {
+    encrypt: faultsPerGiB(rssEnc, peakRss('encrypt -k alias/bench', half, env)),
+    decrypt: faultsPerGiB(rssDec, peakRss('decrypt', `${half}.env`, env)),
+  };
+  if (rssEnc) rows.push({ what: 'minor page faults per GiB as the input grows, encrypt / decrypt, pipes', envelope: `${faults.encrypt} / ${faults.decrypt}`, peers: {} });
 
   print(rows);
-  if (CHECK) process.exitCode = check(rows, { encrypt: rssEnc, decrypt: rssDec, 're-encrypt': rssRe }) ? 0 : 1;
+  if (CHECK) {
+    const measured = {
+      rss: { encrypt: rssEnc, decrypt: rssDec, 're-encrypt': rssRe },
+      faultsPerGiB: faults,
+    };
+    process.exitCode = check(rows, measured) ? 0 : 1;
+  }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
@@ -284,7 +308,7 @@ function print(rows) {
   process.stdout.write(`${out.join('\n')}\n`);
 }
 
-function check(rows, peakRssMiB) {
+function check(rows, measured) {
   const failures = [];
   const ratio = (what, peer) => {
     const r = rows.find((x) => x.what.startsWith(what));
@@ -299,7 +323,9 @@ function check(rows, peakRssMiB) {
   want('re-encrypt / durable cp', ratio('re-encrypt', 'cp + sync'), 1.2);
   want('--version / node -e 0', ratio('start-up', 'node -e 0'), 1.5);
   want('1 KiB decrypt / node -e 0', ratio('decrypt 1 KiB', 'node -e 0'), 1.5);
-  for (const [what, mib] of Object.entries(peakRssMiB)) want(`peak RSS ${what} (MiB)`, mib, 100);
+  for (const [what, m] of Object.entries(measured.rss)) want(`peak RSS ${what} (MiB)`, m?.mib, 100);
+  // A quarter of 1 GiB's pages: the memory churned at ~240-300k for 1 GiB.
+  for (const [what, faults] of Object.entries(measured.faultsPerGiB)) want(`minor page faults per GiB, ${what}`, faults, 65536);
   for (const f of failures) process.stderr.write(`bench --check: missed: ${f}\n`);
   return failures.length === 0;
 }

@@ -10,6 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { type FrameJob, type FrameResult, transferable } from './frame-batch.js';
 import type { RingOpenJob } from './ring-opener.js';
 import type { RingSealJob } from './ring-sealer.js';
+import { settleMallocThreshold } from './malloc-threshold.js';
 import type { WorkerLocation } from './parallel.js';
 
 interface Slot {
@@ -55,6 +56,7 @@ export class FramePool {
 
   constructor(readonly workers: number, location: WorkerLocation) {
     this.settled = new Promise((resolve) => (this.settle = resolve));
+    settleMallocThreshold();
     const options = { name: 'envelope-frames', resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } };
     for (let i = 0; i < workers; i++) {
       const worker = new Worker(location.source, { ...options, eval: true });

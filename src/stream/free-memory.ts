@@ -27,11 +27,11 @@ export function spansItsMemory(buffer: Uint8Array): boolean {
  * Detaches the ArrayBuffer behind `buffer`, if `buffer` spans all of it (never
  * a slice of Node's shared pool); afterwards every view of it is empty. Does
  * nothing where this Node cannot detach, or for the first few MiB of a run
- * (the collector then frees it).
+ * unless `now` (the collector then frees it).
  */
-export function freeMemory(buffer: Uint8Array): void {
+export function freeMemory(buffer: Uint8Array, options: { now?: boolean } = {}): void {
   if (!spansItsMemory(buffer) || buffer.byteLength === 0) return;
-  if (leftSoFar < LEFT_TO_THE_COLLECTOR) {
+  if (!options.now && leftSoFar < LEFT_TO_THE_COLLECTOR) {
     leftSoFar += buffer.byteLength;
     return;
   }

@@ -5,6 +5,7 @@
 
 import { Worker } from 'node:worker_threads';
 import type { InputRing, ReadJob, ReadOutcome } from './input-ring.js';
+import { settleMallocThreshold } from './malloc-threshold.js';
 import type { WorkerLocation } from './parallel.js';
 import { revived } from './posted-error.js';
 
@@ -27,6 +28,7 @@ export class ReaderThread {
 
   /** Starts the thread; resolves once it runs, or to undefined if it cannot start. */
   static start(location: WorkerLocation): Promise<ReaderThread | undefined> {
+    settleMallocThreshold();
     return new Promise((resolve) => {
       let worker: Worker;
       try {
