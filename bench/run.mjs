@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench [-- --size 1G --runs 5 --check]
+// npm run bench [-- --size 1G --runs 5 --check --samples]
 //
 // Measures envelope beside its peers on this machine, in one run, and prints one
 // markdown table: medians of --runs runs, and envelope/peer ratios taken in the
@@ -36,6 +36,8 @@ const SIZE = parseSize(opt('size', '1G'));
 const ESDK_SIZE = Math.min(SIZE, 256 * 1024 * 1024);
 const RUNS = Number(opt('runs', '5'));
 const CHECK = args.includes('--check');
+// Every run's time on stderr, not only the medians: to see a row's spread.
+const SAMPLES = args.includes('--samples');
 
 function parseSize(text) {
   const m = /^(\d+)([KMG]?)$/i.exec(text);
@@ -84,6 +86,11 @@ function timeInterleaved(scripts, outputs = []) {
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       if (r.status !== 0) throw new Error(`failed: ${script}\n${r.stderr}`);
       samples[name].push(seconds);
+    }
+  }
+  if (SAMPLES) {
+    for (const [name, [script]] of Object.entries(scripts)) {
+      process.stderr.write(`bench: ${samples[name].map((t) => t.toFixed(3)).join(' ')}  ${name}: ${script}\n`);
     }
   }
   return Object.fromEntries(
