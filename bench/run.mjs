@@ -8,7 +8,7 @@
 // as the speed-of-light line, and the AWS Encryption SDK for JavaScript at its
 // defaults. --check exits 1 when a target of issue #6 / DESIGN §8 is missed,
 // or when the data path faults in fresh memory as it goes (more than a
-// quarter of the input's pages: src/stream/malloc-threshold.ts says why).
+// quarter of the input's pages: src/stream/free-memory.ts says why).
 // Not part of the test suite: timings belong here, not in unit tests.
 //
 // Inputs past 16 MiB are sealed and opened on worker threads
@@ -125,7 +125,7 @@ async function startServe(keystore) {
 /**
  * Peak RSS in MiB and minor page faults of the envelope process fed by `feed`
  * (a file), with GNU time. The faults guard against memory that is given back
- * to the kernel and faulted in again for every frame (src/stream/malloc-threshold.ts):
+ * to the kernel and faulted in again for every frame (src/stream/free-memory.ts):
  * ~14k for 1 GiB when all is well, 240-300k when it was not.
  */
 function peakRss(args, feed, env) {

@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { type FrameJob, type FrameResult, transferable } from './frame-batch.js';
 import type { RingOpenJob } from './ring-opener.js';
 import type { RingSealJob } from './ring-sealer.js';
-import { settleMallocThreshold } from './malloc-threshold.js';
+import { settleMallocThreshold } from './free-memory.js';
 import type { WorkerLocation } from './parallel.js';
 
 interface Slot {

@@ -5,7 +5,7 @@
 
 import { Worker } from 'node:worker_threads';
 import type { InputRing, ReadJob, ReadOutcome } from './input-ring.js';
-import { settleMallocThreshold } from './malloc-threshold.js';
+import { settleMallocThreshold } from './free-memory.js';
 import type { WorkerLocation } from './parallel.js';
 import { revived } from './posted-error.js';
 
