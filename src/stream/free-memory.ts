@@ -15,11 +15,11 @@
 // the top of its thread's heap and was trimmed: 1 GiB through pipes took 6-8 s
 // against 1.5-1.9 s to encrypt on worker threads, 5.6 s against 1.8 s to
 // decrypt on one, with 190-300k page faults against 12k (measured, 2026-12-06;
-// which builds and runs hit it was luck). So before the first frame is freed,
-// and before worker threads start, the main thread frees one block of
-// THRESHOLD_BLOCK bytes, which sets the threshold above every buffer of the
-// data path (frames, batches, reads: a few MiB at most). Elsewhere than glibc,
-// that is one allocation and one free.
+// which builds and runs hit it was luck; frames of --frame-size 4M hit it in
+// every run, 9.9 s and 526k faults). So before the first frame is freed, and
+// before worker threads start, the main thread frees one block well above the
+// size of the frames (settleMallocThreshold), which sets the threshold there.
+// Elsewhere than glibc, that is one allocation and one free.
 
 type Transfer = (this: ArrayBuffer, length?: number) => ArrayBuffer;
 
@@ -33,9 +33,17 @@ let transfer: Transfer | null | undefined;
 export const LEFT_TO_THE_COLLECTOR = 4 * 1024 * 1024;
 let leftSoFar = 0;
 
-/** Under glibc's cap on the dynamic threshold (32 MiB on 64-bit systems). */
-const THRESHOLD_BLOCK = 16 * 1024 * 1024;
-let settled = false;
+/**
+ * The block freed to set the threshold: four times the buffers being freed,
+ * at least 2 MiB (256 KiB frames: RSS as before, 85-90 MiB through pipes; a
+ * 16 MiB block kept 2-4 MiB more in the heaps, which took the single
+ * executable past 100 MiB) and at most glibc's cap on the dynamic threshold
+ * (32 MiB on 64-bit systems).
+ */
+const MIN_THRESHOLD_BLOCK = 2 * 1024 * 1024;
+const MAX_THRESHOLD_BLOCK = 32 * 1024 * 1024;
+/** The largest block freed so far to set the threshold (0: none). */
+let settledAt = 0;
 
 /** Whether `buffer` is all of its ArrayBuffer: not a part of one that others may hold views of. */
 export function spansItsMemory(buffer: Uint8Array): boolean {
@@ -54,23 +62,23 @@ export function freeMemory(buffer: Uint8Array): void {
     leftSoFar += buffer.byteLength;
     return;
   }
-  settleMallocThreshold();
+  settleMallocThreshold(buffer.byteLength);
   detach(buffer.buffer as ArrayBuffer);
 }
 
 /**
- * Sets malloc's mmap threshold (see above), once per process, from the main
- * thread: before the first frame is freed, and before worker threads start.
- * Never from a worker: after the first time, a block that size would come from
- * a heap, and calloc would write all of it.
+ * Sets malloc's mmap threshold (see above) for buffers of `bytes` being freed:
+ * before the first frame is freed and before worker threads start, and again
+ * for larger buffers (frames of --frame-size 4M). The threshold is the
+ * process's, so once is enough; a thread that does it again costs one
+ * allocation and one free.
  */
-export function settleMallocThreshold(): void {
-  if (settled) return;
-  settled = true;
-  // Looked up here, not imported: node:worker_threads is not loaded at start-up.
-  if (!process.getBuiltinModule('node:worker_threads').isMainThread) return;
-  // An ArrayBuffer this large is calloc'd by mmap: never touched, no memory used.
-  detach(new ArrayBuffer(THRESHOLD_BLOCK));
+export function settleMallocThreshold(bytes = 0): void {
+  const block = Math.min(MAX_THRESHOLD_BLOCK, Math.max(MIN_THRESHOLD_BLOCK, 4 * bytes));
+  if (block <= settledAt) return;
+  settledAt = block;
+  // Not zero-filled: whether malloc maps it or takes it from a heap, its pages are never touched.
+  detach(Buffer.allocUnsafeSlow(block).buffer as ArrayBuffer);
 }
 
 function detach(memory: ArrayBuffer): void {
