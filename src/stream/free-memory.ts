@@ -16,9 +16,9 @@
 // against 1.5-1.9 s to encrypt on worker threads, 5.6 s against 1.8 s to
 // decrypt on one, with 190-300k page faults against 12k (measured, 2026-12-06;
 // which builds and runs hit it was luck; frames of --frame-size 4M hit it in
-// every run, 9.9 s and 526k faults). So before the first frame is freed, and
-// before worker threads start, the main thread frees one block well above the
-// size of the frames (settleMallocThreshold), which sets the threshold there.
+// every run, 9.9 s and 526k faults). So before worker threads start, and
+// before a thread frees its first frame, one block well above the size of the
+// frames is freed (settleMallocThreshold), which sets the threshold there.
 // Elsewhere than glibc, that is one allocation and one free.
 
 type Transfer = (this: ArrayBuffer, length?: number) => ArrayBuffer;
