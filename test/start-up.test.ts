@@ -1,0 +1,39 @@
+// What a run loads of Node's own modules (README, Speed): the modules that
+// only some runs need are loaded where they are used, not at start-up. A
+// local decrypt of a file must not load commander's node:child_process (made
+// lazy by the build, scripts/esbuild-options.mjs), node:tty (passphrase.ts,
+// output.ts) or node:v8 (free-memory.ts). node:net is not checked: a test's
+// stdout is a pipe, and Node's process.stdout of a pipe is a net.Socket.
+
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli, workdirs } from './helpers.js';
+
+const workdir = workdirs('envelope-start-up-');
+
+/** Node's built-in modules that a run of `args` loaded, from process.moduleLoadList at exit. */
+async function builtinsLoaded(dir: string, args: string[], env: NodeJS.ProcessEnv): Promise<string[]> {
+  const preload = join(dir, 'loads.cjs');
+  const report = join(dir, 'loads.txt');
+  writeFileSync(preload, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(report)}, process.moduleLoadList.join('\\n')));`);
+  const r = await runCli(args, { env, nodeArgs: ['--require', preload] });
+  expect(r.code, r.stderr).toBe(0);
+  const loaded = readFileSync(report, 'utf8').split('\n');
+  // The list is there at all: node:fs, which every run needs, is in it.
+  expect(loaded).toContain('NativeModule fs');
+  return loaded.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length));
+}
+
+describe('start-up', () => {
+  it('a local decrypt of a file to a file loads neither child_process, dgram, tty nor v8', async () => {
+    const dir = workdir();
+    const env = { ENVELOPE_KEYSTORE: join(dir, 'keystore') };
+    expect((await runCli(['keygen', 'k'], { env })).code).toBe(0);
+    writeFileSync(join(dir, 'secret'), 'a secret');
+    expect((await runCli(['encrypt', '-k', 'alias/k', join(dir, 'secret'), '-o', join(dir, 'secret.enc')], { env })).code).toBe(0);
+    const loaded = await builtinsLoaded(dir, ['decrypt', join(dir, 'secret.enc'), '-o', join(dir, 'out')], env);
+    expect(loaded).toContain('crypto');
+    for (const lazy of ['child_process', 'dgram', 'tty', 'v8']) expect(loaded, lazy).not.toContain(lazy);
+  });
+});
