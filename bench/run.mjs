@@ -254,19 +254,19 @@ try {
   row(`encrypt ${fmtSize(ESDK_SIZE)}, pipes, vs the ESDK for JS at its defaults (4 KiB frames)`, vsEsdk.envelope, { esdk: vsEsdk.esdk });
   const rssEnc = peakRss('encrypt -k alias/bench', input, env);
   const rssDec = peakRss('decrypt', `${input}.env`, env);
-  const rss = (args, feed, e) => {
-    const v = peakRss(args, feed, e);
-    return v === undefined ? 'no /usr/bin/time' : `${v.mib.toFixed(0)}`;
-  };
+  const mib = (m) => (m === undefined ? 'no /usr/bin/time' : `${m.mib.toFixed(0)}`);
+  const rss = (args, feed, e) => mib(peakRss(args, feed, e));
   const rssRe = peakRss('re-encrypt --to alias/bench', `${input}.env`, env);
+  const rssEncOne = peakRss('encrypt -k alias/bench', input, ONE);
+  const rssDecOne = peakRss('decrypt', `${input}.env`, ONE);
   rows.push({
     what: `peak RSS (MiB), encrypt / decrypt / signed encrypt / signed decrypt / re-encrypt ${fmtSize(SIZE)}, pipes`,
     envelope:
       rssEnc === undefined
         ? 'no /usr/bin/time'
-        : `${rssEnc.mib.toFixed(0)} / ${rssDec.mib.toFixed(0)} / ${rss('encrypt -k alias/bench --sign', input, env)} / ${rss('decrypt', `${input}.signed`, env)} / ${rssRe.mib.toFixed(0)}`,
+        : `${mib(rssEnc)} / ${mib(rssDec)} / ${rss('encrypt -k alias/bench --sign', input, env)} / ${rss('decrypt', `${input}.signed`, env)} / ${mib(rssRe)}`,
     peers: {
-      '1 thread': `${rss('encrypt -k alias/bench', input, ONE)} / ${rss('decrypt', `${input}.env`, ONE)} / ${rss('encrypt -k alias/bench --sign', input, ONE)} / ${rss('decrypt', `${input}.signed`, ONE)}`,
+      '1 thread': `${mib(rssEncOne)} / ${mib(rssDecOne)} / ${rss('encrypt -k alias/bench --sign', input, ONE)} / ${rss('decrypt', `${input}.signed`, ONE)}`,
     },
   });
   // Faults per GiB as the input grows: those of the whole input less those of
@@ -277,8 +277,16 @@ try {
   const faults = {
     encrypt: faultsPerGiB(rssEnc, peakRss('encrypt -k alias/bench', half, env)),
     decrypt: faultsPerGiB(rssDec, peakRss('decrypt', `${half}.env`, env)),
+    'encrypt on 1 thread': faultsPerGiB(rssEncOne, peakRss('encrypt -k alias/bench', half, ONE)),
+    'decrypt on 1 thread': faultsPerGiB(rssDecOne, peakRss('decrypt', `${half}.env`, ONE)),
   };
-  if (rssEnc) rows.push({ what: 'minor page faults per GiB as the input grows, encrypt / decrypt, pipes', envelope: `${faults.encrypt} / ${faults.decrypt}`, peers: {} });
+  if (rssEnc) {
+    rows.push({
+      what: 'minor page faults per GiB as the input grows, encrypt / decrypt, pipes',
+      envelope: `${faults.encrypt} / ${faults.decrypt}`,
+      peers: { '1 thread': `${faults['encrypt on 1 thread']} / ${faults['decrypt on 1 thread']}` },
+    });
+  }
 
   print(rows);
   if (CHECK) {
