@@ -6,6 +6,11 @@
 //                             ~20 chunks. Modules that the source import()s
 //                             still run only when first imported (esbuild
 //                             wraps them), so a command pays only for itself.
+//                             The file is written inside the function that
+//                             Node's CommonJS loader wraps a module in
+//                             (MODULE_WRAPPER), so that bin/envelope compiles
+//                             it as it lies: wrapping it at run time made V8
+//                             copy its 400 KB once more at every start.
 //   dist/envelope.cjs.cache   V8's code cache for it, from a training run of a
 //                             local decrypt: what that run compiled is loaded
 //                             precompiled by bin/envelope, which compiles as
@@ -39,11 +44,16 @@ rmSync(join(dist, 'chunks'), { recursive: true, force: true });
 for (const stale of ['envelope.js', 'envelope.js.map', 'frame-worker.js', 'frame-worker.js.map']) rmSync(join(dist, stale), { force: true });
 mkdirSync(dist, { recursive: true });
 
+// As Module.wrap (lib/internal/modules/cjs/loader.js) writes it.
+const MODULE_WRAPPER = ['(function (exports, require, module, __filename, __dirname) { ', '\n});'];
+
 await build({
   ...common,
   entryPoints: ['src/cli/main.ts'],
   outfile: join(dist, 'envelope.cjs'),
   sourcemap: 'linked',
+  banner: { js: MODULE_WRAPPER[0] },
+  footer: { js: MODULE_WRAPPER[1] },
   // Each separate package's file is required from beside the bundle; cosmiconfig from node_modules.
   plugins: [separatePackages((file) => `require(${JSON.stringify(`./${file}`)})`, ['cosmiconfig']), lazyChildProcessForCommander],
   define: {
@@ -70,4 +80,7 @@ try {
   rmSync(scratch, { recursive: true, force: true });
 }
 if (!readdirSync(dist).includes('envelope.cjs.cache')) throw new Error('the training run wrote no code cache');
-if (/[^\w$.]import\(/.test(readFileSync(join(dist, 'envelope.cjs'), 'utf8'))) throw new Error('dist/envelope.cjs holds an import(): see separatePackages in esbuild-options.mjs');
+const bundle = readFileSync(join(dist, 'envelope.cjs'));
+if (/[^\w$.]import\(/.test(bundle.toString('latin1'))) throw new Error('dist/envelope.cjs holds an import(): see separatePackages in esbuild-options.mjs');
+// bin/envelope reads the bundle as Latin-1, a copy byte for byte: right only while esbuild escapes all else (its default charset).
+if (bundle.some((byte) => byte > 0x7f)) throw new Error('dist/envelope.cjs holds bytes beyond ASCII: bin/envelope reads it as Latin-1');

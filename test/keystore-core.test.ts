@@ -408,3 +408,26 @@ describe('the keystore lock', () => {
     expect(await one.audit.verify()).toBe(17);
   });
 });
+
+describe('audit log', () => {
+  it('chains each line to the one before, whatever the lengths of the lines before it', async () => {
+    // The last line is found in the log's last 4 KiB, or else in its last 64
+    // KiB (audit.ts): lines longer than the first read must still chain.
+    const { AuditLog } = await import('../src/keystore/audit.js');
+    const audit = new AuditLog(workdir());
+    const now = new Date(T0);
+    const event = (keys: number) => ({
+      operation: 'decrypt',
+      keyId: 'k',
+      contextKeys: Array.from({ length: keys }, (_, i) => `context-key-${i}`),
+      outcome: 'success' as const,
+    });
+    await audit.append([event(1)], now);
+    await audit.append([event(600)], now); // a line of ~10 KiB
+    await audit.append([event(1)], now);
+    await audit.append([event(600), event(600)], now);
+    await audit.append([event(0)], now);
+    expect(readFileSync(audit.logPath, 'utf8').split('\n')[1]!.length).toBeGreaterThan(8 * 1024);
+    expect(await audit.verify()).toBe(6);
+  });
+});

@@ -35,7 +35,13 @@ export interface AuditRecord extends AuditEvent {
 }
 
 const GENESIS = '0'.repeat(64);
-const TAIL_BYTES = 64 * 1024;
+/**
+ * How much of the log's end is read for its last line: first a little (a line
+ * is ~330 bytes), and more only if that holds no whole line. Every decrypt with
+ * a local key appends a line, and the 64 KiB read each time had been a tenth
+ * of the garbage of a 1 KiB decrypt's start.
+ */
+const TAIL_READS = [4 * 1024, 64 * 1024];
 
 function currentUser(): string {
   try {
@@ -87,12 +93,19 @@ export class AuditLog {
     try {
       const { size } = await handle.stat();
       if (size === 0) return GENESIS;
-      const length = Math.min(size, TAIL_BYTES);
-      const buffer = Buffer.alloc(length);
-      await handle.read(buffer, 0, length, size - length);
-      const lines = buffer.toString('utf8').trimEnd().split('\n');
-      const last = JSON.parse(lines[lines.length - 1] ?? '{}') as Partial<AuditRecord>;
-      return typeof last.hash === 'string' ? last.hash : GENESIS;
+      for (const tail of TAIL_READS) {
+        const length = Math.min(size, tail);
+        const buffer = Buffer.alloc(length);
+        await handle.read(buffer, 0, length, size - length);
+        let end = length;
+        while (end > 0 && (buffer[end - 1] === 0x0a || buffer[end - 1] === 0x0d || buffer[end - 1] === 0x20)) end--;
+        const start = buffer.lastIndexOf(0x0a, end - 1) + 1;
+        // No line break before the last line: it may begin before the tail read.
+        if (start === 0 && length < size && tail !== TAIL_READS[TAIL_READS.length - 1]) continue;
+        const last = JSON.parse(buffer.toString('utf8', start, end) || '{}') as Partial<AuditRecord>;
+        return typeof last.hash === 'string' ? last.hash : GENESIS;
+      }
+      return GENESIS;
     } catch {
       return GENESIS;
     } finally {
