@@ -210,8 +210,8 @@ async function waitFor(condition: () => boolean, ms: number): Promise<boolean> {
 }
 
 // A preload for fault injection, configured by ENVELOPE_TEST_FAULT:
-//   {"on": "rename", "match": SUBSTRING, ...}  the first fs/promises rename whose target
-//                                              contains SUBSTRING
+//   {"on": "rename", "match": SUBSTRING, ...}  the first renameSync (the keystore's writes,
+//                                              files.ts) whose target contains SUBSTRING
 //   {"on": "probe", ...}                       the first liveness probe process.kill(PID, 0)
 //                                              of another process (lock.ts isStale)
 // with "action": "kill" (SIGKILL itself there) or "wait" (until the file "gate" exists),
@@ -229,11 +229,11 @@ function fire() {
   if (fault.action === 'kill') kill(process.pid, 'SIGKILL');
 }
 if (fault && fault.on === 'rename') {
-  const rename = fs.promises.rename;
-  fs.promises.rename = async function (from, to) {
+  const rename = fs.renameSync;
+  fs.renameSync = function (from, to) {
     if (!fired && String(to).includes(fault.match)) {
       fire();
-      while (fault.action === 'wait' && !fs.existsSync(fault.gate)) await new Promise((r) => setTimeout(r, 5));
+      while (fault.action === 'wait' && !fs.existsSync(fault.gate)) Atomics.wait(cell, 0, 0, 5);
     }
     return rename.call(this, from, to);
   };

@@ -422,11 +422,11 @@ describe('audit log', () => {
       contextKeys: Array.from({ length: keys }, (_, i) => `context-key-${i}`),
       outcome: 'success' as const,
     });
-    await audit.append([event(1)], now);
-    await audit.append([event(600)], now); // a line of ~10 KiB
-    await audit.append([event(1)], now);
-    await audit.append([event(600), event(600)], now);
-    await audit.append([event(0)], now);
+    audit.append([event(1)], now);
+    audit.append([event(600)], now); // a line of ~10 KiB
+    audit.append([event(1)], now);
+    audit.append([event(600), event(600)], now);
+    audit.append([event(0)], now);
     expect(readFileSync(audit.logPath, 'utf8').split('\n')[1]!.length).toBeGreaterThan(8 * 1024);
     expect(await audit.verify()).toBe(6);
   });

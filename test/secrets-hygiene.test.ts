@@ -450,14 +450,16 @@ const snapshot = (op, from, to) => {
   }
   record({ op, from: String(from), to: String(to), files });
 };
-const p = fs.promises;
-const { open, rename, link } = p;
-p.open = function (file, flags, mode) {
-  if (/\\.tmp$/.test(String(file))) record({ op: 'open', file: String(file), flags, mode });
-  return open.apply(this, arguments);
-};
-p.rename = function (from, to) { snapshot('rename', from, to); return rename.apply(this, arguments); };
-p.link = function (from, to) { snapshot('link', from, to); return link.apply(this, arguments); };
+// Both kinds: the keystore's files are written with synchronous calls, outputs with fs.promises.
+for (const [api, names] of [[fs.promises, ['open', 'rename', 'link']], [fs, ['openSync', 'renameSync', 'linkSync']]]) {
+  const [open, rename, link] = names.map((name) => api[name]);
+  api[names[0]] = function (file, flags, mode) {
+    if (/\\.tmp$/.test(String(file))) record({ op: 'open', file: String(file), flags, mode });
+    return open.apply(this, arguments);
+  };
+  api[names[1]] = function (from, to) { snapshot('rename', from, to); return rename.apply(this, arguments); };
+  api[names[2]] = function (from, to) { snapshot('link', from, to); return link.apply(this, arguments); };
+}
 syncBuiltinESMExports();
 `;
 

@@ -2,7 +2,9 @@
 // only some runs need are loaded where they are used, not at start-up. A
 // local decrypt of a file must not load commander's node:child_process (made
 // lazy by the build, scripts/esbuild-options.mjs), node:tty (passphrase.ts,
-// output.ts) or node:v8 (free-memory.ts). node:net is not checked: a test's
+// output.ts) or node:v8 (free-memory.ts), and one that writes to stdout
+// must not load node:fs/promises (with it readline and fs watchers: eleven
+// modules), which only writing a file uses. node:net is not checked: a test's
 // stdout is a pipe, and Node's process.stdout of a pipe is a net.Socket.
 
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -35,5 +37,16 @@ describe('start-up', () => {
     const loaded = await builtinsLoaded(dir, ['decrypt', join(dir, 'secret.enc'), '-o', join(dir, 'out')], env);
     expect(loaded).toContain('crypto');
     for (const lazy of ['child_process', 'dgram', 'tty', 'v8']) expect(loaded, lazy).not.toContain(lazy);
+  });
+
+  it('a local decrypt of a file to stdout loads neither node:fs/promises nor readline', async () => {
+    const dir = workdir();
+    const env = { ENVELOPE_KEYSTORE: join(dir, 'keystore') };
+    expect((await runCli(['keygen', 'k'], { env })).code).toBe(0);
+    writeFileSync(join(dir, 'secret'), 'a secret');
+    expect((await runCli(['encrypt', '-k', 'alias/k', join(dir, 'secret'), '-o', join(dir, 'secret.enc')], { env })).code).toBe(0);
+    const loaded = await builtinsLoaded(dir, ['decrypt', join(dir, 'secret.enc'), '-o', '-'], env);
+    expect(loaded).toContain('crypto');
+    for (const lazy of ['fs/promises', 'internal/fs/promises', 'internal/readline/interface']) expect(loaded, lazy).not.toContain(lazy);
   });
 });

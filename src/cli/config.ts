@@ -60,7 +60,9 @@ const FIELDS: Record<keyof Omit<Config, 'source'>, 'string' | 'strings' | 'size'
 
 function isFile(path: string): boolean {
   try {
-    return statSync(path).isFile();
+    // A missing file is the common case (eight names in each directory up to
+    // home): no error to build and throw for it.
+    return statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
   } catch {
     return false;
   }

@@ -4,7 +4,8 @@
 // others; the exit status is then the first failure's.
 
 import type { Stats } from 'node:fs';
-import { mkdir, readdir, rmdir, stat } from 'node:fs/promises';
+// fs.promises (fsp), not node:fs/promises: loaded when first used, not with eleven of Node's modules at every start.
+import { promises as fsp } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { EnvelopeError, type ErrorCode, IoError, ioError, UsageError } from '../errors.js';
 import { isStdio } from './input.js';
@@ -52,7 +53,7 @@ function skipReason(name: string, names: Naming): string | undefined {
 
 async function statOrUndefined(path: string): Promise<Stats | undefined> {
   try {
-    return await stat(path);
+    return await fsp.stat(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
@@ -184,7 +185,7 @@ async function plan(inputs: readonly string[], options: BatchOptions): Promise<I
   const walk = async (dir: string, into: string): Promise<void> => {
     let entries;
     try {
-      entries = await readdir(dir, { withFileTypes: true });
+      entries = await fsp.readdir(dir, { withFileTypes: true });
     } catch (e) {
       items.push({ input: dir, error: ioError(e, 'read', dir) });
       return;
@@ -194,7 +195,7 @@ async function plan(inputs: readonly string[], options: BatchOptions): Promise<I
       const path = join(dir, entry.name);
       if (entry.isSymbolicLink()) items.push({ input: path, skip: 'symbolic link, not followed' });
       else if (entry.isDirectory()) {
-        const s = await stat(path).catch(() => undefined);
+        const s = await fsp.stat(path).catch(() => undefined);
         if (!(s && isOutputDir(s))) await walk(path, join(into, entry.name));
       } else if (!entry.isFile()) items.push({ input: path, skip: 'not a regular file' });
       else {
@@ -207,7 +208,7 @@ async function plan(inputs: readonly string[], options: BatchOptions): Promise<I
   for (const input of inputs) {
     let s: Stats;
     try {
-      s = await stat(input);
+      s = await fsp.stat(input);
     } catch (e) {
       items.push({ input, error: ioError(e, 'read', input) });
       continue;
@@ -307,7 +308,7 @@ async function runBatch(
 async function makeDirectories(dir: string, mode: number, created: string[]): Promise<void> {
   let firstMade: string | undefined;
   try {
-    firstMade = await mkdir(dir, { recursive: true, mode });
+    firstMade = await fsp.mkdir(dir, { recursive: true, mode });
   } catch (e) {
     throw ioError(e, 'create directory', dir);
   }
@@ -320,5 +321,5 @@ async function makeDirectories(dir: string, mode: number, created: string[]): Pr
 }
 
 async function removeEmptyDirectories(dirs: readonly string[]): Promise<void> {
-  for (const dir of [...dirs].sort((a, b) => b.length - a.length)) await rmdir(dir).catch(() => undefined);
+  for (const dir of [...dirs].sort((a, b) => b.length - a.length)) await fsp.rmdir(dir).catch(() => undefined);
 }

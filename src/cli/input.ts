@@ -16,8 +16,7 @@
 // into again, so a large input leaves no trail of dead buffers (~32 MiB of
 // them, with a fresh buffer per read).
 
-import { closeSync, constants, createReadStream, openSync, readSync } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
+import { accessSync, closeSync, constants, createReadStream, openSync, readSync, statSync } from 'node:fs';
 import type { OnReadOpts, Socket, SocketConstructorOpts } from 'node:net';
 import { ioError } from '../errors.js';
 import { isPipeOrSocket, statDescriptor } from './descriptor.js';
@@ -49,8 +48,8 @@ export async function openInput(path: string | undefined): Promise<AsyncIterable
   }
   const file = path!;
   try {
-    if ((await stat(file)).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
-    await access(file, constants.R_OK);
+    if (statSync(file).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    accessSync(file, constants.R_OK);
   } catch (e) {
     throw ioError(e, 'read', file);
   }

@@ -4,8 +4,9 @@
 // removed, so no partial output ever appears and an existing file is untouched.
 
 import { randomBytes } from 'node:crypto';
-import { type Stats, unlinkSync, writevSync } from 'node:fs';
-import { type FileHandle, link, open, rename, stat, unlink } from 'node:fs/promises';
+// fs.promises (fsp), not node:fs/promises: loaded when first used, not with eleven of Node's modules at every start.
+import { promises as fsp, type Stats, unlinkSync, writevSync } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { IoError, ioError, UsageError } from '../errors.js';
@@ -49,7 +50,7 @@ export interface FileOutputOptions {
 /** Refuses to replace an existing file without --force. A device or pipe (-o /dev/null) is written, not replaced. */
 export async function refuseExisting(path: string, force: boolean): Promise<void> {
   if (force) return;
-  const existing = await stat(path).catch(() => undefined);
+  const existing = await fsp.stat(path).catch(() => undefined);
   if (existing && (existing.isFile() || existing.isDirectory())) {
     throw new IoError(`${path} already exists`, { hints: ['use --force to overwrite it'] });
   }
@@ -57,14 +58,14 @@ export async function refuseExisting(path: string, force: boolean): Promise<void
 
 export async function writeFileAtomically(path: string, source: Output, options: FileOutputOptions): Promise<void> {
   // A device or pipe (-o /dev/null, a FIFO) cannot be replaced by rename: write to it as it is.
-  const existing = await stat(path).catch(() => undefined);
+  const existing = await fsp.stat(path).catch(() => undefined);
   if (existing && !existing.isFile() && !existing.isDirectory()) return writeSpecial(path, bytesOf(source));
   if (existing?.isDirectory()) throw new IoError(`${path} is a directory`);
   await refuseExisting(path, options.force);
   const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   let handle: FileHandle | undefined;
   try {
-    handle = await open(temporary, 'wx', options.mode);
+    handle = await fsp.open(temporary, 'wx', options.mode);
   } catch (e) {
     throw ioError(e, 'create', path);
   }
@@ -77,7 +78,7 @@ export async function writeFileAtomically(path: string, source: Output, options:
     await syncDirectory(dirname(path));
   } catch (e) {
     await handle?.close().catch(() => undefined);
-    await unlink(temporary).catch(() => undefined);
+    await fsp.unlink(temporary).catch(() => undefined);
     throw e;
   } finally {
     pendingTemporaries.delete(temporary);
@@ -85,7 +86,7 @@ export async function writeFileAtomically(path: string, source: Output, options:
 }
 
 async function writeSpecial(path: string, source: AsyncIterable<Uint8Array>): Promise<void> {
-  const handle = await open(path, 'w').catch((e) => {
+  const handle = await fsp.open(path, 'w').catch((e) => {
     throw ioError(e, 'open', path);
   });
   try {
@@ -238,28 +239,28 @@ export async function writeBatched(
 async function publish(temporary: string, path: string, force: boolean): Promise<void> {
   try {
     if (force) {
-      await rename(temporary, path);
+      await fsp.rename(temporary, path);
       return;
     }
     try {
-      await link(temporary, path);
+      await fsp.link(temporary, path);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EEXIST') throw new IoError(`${path} already exists`, { hints: ['use --force to overwrite it'] });
       if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EXDEV') throw e;
       // File systems without hard links: check and rename.
       await refuseExisting(path, false);
-      await rename(temporary, path);
+      await fsp.rename(temporary, path);
       return;
     }
-    await unlink(temporary);
+    await fsp.unlink(temporary);
   } catch (e) {
     throw ioError(e, 'write', path);
   }
 }
 
 async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r').catch(() => undefined);
+  const handle = await fsp.open(dir, 'r').catch(() => undefined);
   await handle?.sync().catch(() => undefined);
   await handle?.close();
 }
@@ -436,7 +437,7 @@ export async function writeToStream(output: Output, out: Writable, shared?: Shar
 /** Refuses to write over the input: same device and inode. */
 export async function assertNotSameFile(input: string | undefined, output: string): Promise<void> {
   if (input === undefined) return;
-  const [a, b] = await Promise.all([stat(input).catch(() => undefined), stat(output).catch(() => undefined)]);
+  const [a, b] = await Promise.all([fsp.stat(input).catch(() => undefined), fsp.stat(output).catch(() => undefined)]);
   if (a && b && a.dev === b.dev && a.ino === b.ino) {
     throw new UsageError(`input and output are the same file: ${output}`);
   }

@@ -10,7 +10,7 @@
 // holds plaintext, keys or passphrases: only key ids, versions and context KEYS.
 
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { closeSync, fstatSync, fsyncSync, openSync, readSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { IntegrityError, ioError } from '../errors.js';
@@ -65,9 +65,9 @@ export class AuditLog {
   }
 
   /** Appends events; the caller holds the keystore lock. */
-  async append(events: readonly AuditEvent[], now: Date): Promise<void> {
+  append(events: readonly AuditEvent[], now: Date): void {
     if (events.length === 0) return;
-    let prev = await this.lastHash();
+    let prev = this.lastHash();
     let text = '';
     for (const event of events) {
       const entry = { time: now.toISOString(), ...event, user: currentUser(), pid: process.pid, prev };
@@ -75,28 +75,34 @@ export class AuditLog {
       prev = hashLine(prev, body);
       text += `${JSON.stringify({ ...entry, hash: prev })}\n`;
     }
-    const handle = await open(this.logPath, 'a', FILE_MODE).catch((e) => {
-      throw ioError(e, 'write', this.logPath);
-    });
     try {
-      await handle.write(text);
-      await handle.sync();
-    } finally {
-      await handle.close();
+      const fd = openSync(this.logPath, 'a', FILE_MODE);
+      try {
+        writeFileSync(fd, text);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    } catch (e) {
+      throw ioError(e, 'write', this.logPath);
     }
-    await writeFileDurably(this.headPath, JSON.stringify({ hash: prev }));
+    writeFileDurably(this.headPath, JSON.stringify({ hash: prev }));
   }
 
-  private async lastHash(): Promise<string> {
-    const handle = await open(this.logPath, 'r').catch(() => undefined);
-    if (!handle) return GENESIS;
+  private lastHash(): string {
+    let fd: number;
     try {
-      const { size } = await handle.stat();
+      fd = openSync(this.logPath, 'r');
+    } catch {
+      return GENESIS;
+    }
+    try {
+      const { size } = fstatSync(fd);
       if (size === 0) return GENESIS;
       for (const tail of TAIL_READS) {
         const length = Math.min(size, tail);
         const buffer = Buffer.alloc(length);
-        await handle.read(buffer, 0, length, size - length);
+        readSync(fd, buffer, 0, length, size - length);
         let end = length;
         while (end > 0 && (buffer[end - 1] === 0x0a || buffer[end - 1] === 0x0d || buffer[end - 1] === 0x20)) end--;
         const start = buffer.lastIndexOf(0x0a, end - 1) + 1;
@@ -109,12 +115,12 @@ export class AuditLog {
     } catch {
       return GENESIS;
     } finally {
-      await handle.close();
+      closeSync(fd);
     }
   }
 
   async read(): Promise<AuditRecord[]> {
-    const text = (await readFileIfExists(this.logPath))?.toString('utf8') ?? '';
+    const text = readFileIfExists(this.logPath)?.toString('utf8') ?? '';
     return text
       .split('\n')
       .filter((l) => l.length > 0)
@@ -129,7 +135,7 @@ export class AuditLog {
 
   /** Checks the chain; throws IntegrityError naming the first bad line. Returns the line count. */
   async verify(): Promise<number> {
-    const text = (await readFileIfExists(this.logPath))?.toString('utf8') ?? '';
+    const text = readFileIfExists(this.logPath)?.toString('utf8') ?? '';
     const lines = text.split('\n');
     if (lines[lines.length - 1] === '') lines.pop();
     let prev = GENESIS;
@@ -147,7 +153,7 @@ export class AuditLog {
       prev = hash;
       hashes.push(hash);
     });
-    const head = await readFileIfExists(this.headPath);
+    const head = readFileIfExists(this.headPath);
     if (head) {
       const headHash = (JSON.parse(head.toString('utf8')) as { hash?: string }).hash;
       // Normally the newest line. A process killed between appending and updating the

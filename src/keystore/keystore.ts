@@ -94,9 +94,9 @@ export class Keystore {
 
   /** The keystore as it is now; undefined when it has not been created yet. */
   async read(): Promise<StoreFile | undefined> {
-    const text = await readFileIfExists(this.file);
+    const text = readFileIfExists(this.file);
     if (text === undefined) return undefined;
-    await assertPrivate([this.dir, this.file, this.audit.logPath, this.audit.headPath], !!this.options.allowInsecurePermissions);
+    assertPrivate([this.dir, this.file, this.audit.logPath, this.audit.headPath], !!this.options.allowInsecurePermissions);
     return parseStoreFile(text.toString('utf8'), this.file);
   }
 
@@ -114,8 +114,8 @@ export class Keystore {
     change: (draft: DraftStore, storeKey: () => Promise<Buffer>) => Promise<{ result: T; audit: AuditEvent[] }>,
     { unlockFirst = false }: { unlockFirst?: boolean } = {},
   ): Promise<T> {
-    await ensureDirectory(this.dir);
-    await assertPrivate([this.dir], !!this.options.allowInsecurePermissions);
+    ensureDirectory(this.dir);
+    assertPrivate([this.dir], !!this.options.allowInsecurePermissions);
     // A change that needs the store key asks for the passphrase before taking the
     // lock, so a person slow to type it does not hold up every other process.
     if (unlockFirst && !this.storeKey) {
@@ -128,8 +128,8 @@ export class Keystore {
       const draft = structuredClone(current) as DraftStore;
       const purged = await this.purgeExpired(draft);
       const { result, audit } = await change(draft, () => this.unlockStore(draft));
-      await writeFileDurably(this.file, `${JSON.stringify(draft, null, 2)}\n`);
-      await this.audit.append([...purged, ...audit], this.now());
+      writeFileDurably(this.file, `${JSON.stringify(draft, null, 2)}\n`);
+      this.audit.append([...purged, ...audit], this.now());
       return result;
     } finally {
       await lock.release();
@@ -138,10 +138,10 @@ export class Keystore {
 
   /** Records events that changed nothing in the store (uses, refusals). */
   async record(events: AuditEvent[]): Promise<void> {
-    await ensureDirectory(this.dir);
+    ensureDirectory(this.dir);
     const lock = await acquireLock(this.lockPath);
     try {
-      await this.audit.append(events, this.now());
+      this.audit.append(events, this.now());
     } finally {
       await lock.release();
     }

@@ -8,9 +8,14 @@
 // `<lock>.break`, and the staleness is judged again inside it: only a breaker
 // holding `.break` or the lock's live holder ever removes the lock file, so a
 // lock taken meanwhile by someone else is never removed by mistake.
+//
+// The lock's files are tiny: read and written with synchronous calls, as all of
+// the keystore's (files.ts says why); only the wait between tries and the
+// heartbeat are timers.
 
 import { randomBytes } from 'node:crypto';
-import { link, open, readFile, stat, unlink, utimes } from 'node:fs/promises';
+// fs.promises (fsp), not node:fs/promises: loaded when first used, not with eleven of Node's modules at every start.
+import { closeSync, linkSync, openSync, promises as fsp, readFileSync, type Stats, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { ioError, KeyServiceError } from '../errors.js';
 
@@ -28,8 +33,8 @@ export async function acquireLock(path: string, waitMs = WAIT_MS): Promise<Lock>
   const deadline = Date.now() + waitMs;
   const owner = `${process.pid}@${hostname()} ${randomBytes(8).toString('hex')}`;
   for (let attempt = 0; ; attempt++) {
-    if (await createExclusive(path, owner)) return held(path, owner);
-    if (await isStale(path)) await breakStale(path);
+    if (createExclusive(path, owner)) return held(path, owner);
+    if (isStale(path)) breakStale(path);
     if (Date.now() > deadline) {
       throw new KeyServiceError(`keystore is locked by another process (${path})`, {
         hints: ['if no envelope process is running, remove the lock file'],
@@ -44,42 +49,68 @@ export async function acquireLock(path: string, waitMs = WAIT_MS): Promise<Lock>
  * is written to a private file first and hard-linked into place, so a lock file
  * is never seen empty, even if its creator is killed half way.
  */
-async function createExclusive(path: string, content: string): Promise<boolean> {
+function createExclusive(path: string, content: string): boolean {
   const draft = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    const handle = await open(draft, 'wx', 0o600);
+    const fd = openSync(draft, 'wx', 0o600);
     try {
-      await handle.writeFile(content);
+      writeFileSync(fd, content);
     } finally {
-      await handle.close();
+      closeSync(fd);
     }
-    await link(draft, path);
+    linkSync(draft, path);
     return true;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw ioError(e, 'lock', path);
   } finally {
-    await unlink(draft).catch(() => undefined);
+    removeQuietly(draft);
+  }
+}
+
+/** Reads a file, or undefined if it cannot be read (gone, say). */
+function readQuietly(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function statQuietly(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // gone already
   }
 }
 
 function held(path: string, owner: string): Lock {
   const heartbeat = setInterval(() => {
     const now = new Date();
-    utimes(path, now, now).catch(() => undefined);
+    fsp.utimes(path, now, now).catch(() => undefined);
   }, HEARTBEAT_MS);
   heartbeat.unref();
   return {
     release: async () => {
       clearInterval(heartbeat);
       // Remove only our own lock (it could only be gone if it had been judged stale).
-      if ((await readFile(path, 'utf8').catch(() => undefined)) === owner) await unlink(path).catch(() => undefined);
+      if (readQuietly(path) === owner) removeQuietly(path);
     },
   };
 }
 
-async function isStale(path: string): Promise<boolean> {
-  const [content, info] = await Promise.all([readFile(path, 'utf8').catch(() => undefined), stat(path).catch(() => undefined)]);
+function isStale(path: string): boolean {
+  const content = readQuietly(path);
+  const info = statQuietly(path);
   if (!info) return false; // released meanwhile: just retry
   if (Date.now() - info.mtimeMs > STALE_MS) return true;
   if (content === undefined) return false; // released meanwhile
@@ -93,17 +124,17 @@ async function isStale(path: string): Promise<boolean> {
   }
 }
 
-async function breakStale(path: string): Promise<void> {
+function breakStale(path: string): void {
   const breakPath = `${path}.break`;
-  if (!(await createExclusive(breakPath, `${process.pid}@${hostname()}`))) {
-    const info = await stat(breakPath).catch(() => undefined);
-    if (info && Date.now() - info.mtimeMs > BREAK_STALE_MS) await unlink(breakPath).catch(() => undefined);
+  if (!createExclusive(breakPath, `${process.pid}@${hostname()}`)) {
+    const info = statQuietly(breakPath);
+    if (info && Date.now() - info.mtimeMs > BREAK_STALE_MS) removeQuietly(breakPath);
     return;
   }
   try {
     // Judged again under `.break`: the lock may have been released and taken since.
-    if (await isStale(path)) await unlink(path).catch(() => undefined);
+    if (isStale(path)) removeQuietly(path);
   } finally {
-    await unlink(breakPath).catch(() => undefined);
+    removeQuietly(breakPath);
   }
 }
