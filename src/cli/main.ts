@@ -4,7 +4,7 @@
 import { CommanderError } from 'commander';
 import { EnvelopeError, InterruptedError, UsageError } from '../errors.js';
 import { EXIT_CODES } from './exit-codes.js';
-import { childStatus } from './exit-status.js';
+import { childStatus, mayEndNow } from './exit-status.js';
 import { removeTemporariesSync } from './output.js';
 import { buildProgram } from './program.js';
 import { clearStatus, loadColors, report } from './terminal.js';
@@ -74,4 +74,6 @@ async function main(argv: string[]): Promise<number> {
 
 void main(process.argv).then((code) => {
   process.exitCode = code;
+  // exit() runs the 'exit' listeners all the same; otherwise Node ends the process once the rest is done.
+  if (mayEndNow(process.getActiveResourcesInfo())) process.exit();
 });
