@@ -7,10 +7,11 @@
 // modules), which only writing a file uses. node:net is not checked: a test's
 // stdout is a pipe, and Node's process.stdout of a pipe is a net.Socket.
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli, workdirs } from './helpers.js';
+import { ENVELOPE, runCli, workdirs } from './helpers.js';
 
 const workdir = workdirs('envelope-start-up-');
 
@@ -48,5 +49,25 @@ describe('start-up', () => {
     const loaded = await builtinsLoaded(dir, ['decrypt', join(dir, 'secret.enc'), '-o', '-'], env);
     expect(loaded).toContain('crypto');
     for (const lazy of ['fs/promises', 'internal/fs/promises', 'internal/readline/interface']) expect(loaded, lazy).not.toContain(lazy);
+  });
+
+  it('a quiet local decrypt whose stderr is a pipe does not load node:net: stderr is never made a stream', async () => {
+    // stdout to a file: a test's pipes would load node:net for stdout's sake.
+    const dir = workdir();
+    const env = { ...process.env, NO_COLOR: '1', ENVELOPE_KEYSTORE: join(dir, 'keystore') };
+    expect((await runCli(['keygen', 'k'], { env })).code).toBe(0);
+    writeFileSync(join(dir, 'secret'), 'a secret');
+    expect((await runCli(['encrypt', '-k', 'alias/k', join(dir, 'secret'), '-o', join(dir, 'secret.enc')], { env })).code).toBe(0);
+    const preload = join(dir, 'loads.cjs');
+    const report = join(dir, 'loads.txt');
+    writeFileSync(preload, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(report)}, process.moduleLoadList.join('\\n')));`);
+    const out = openSync(join(dir, 'out'), 'w');
+    const r = spawnSync(process.execPath, ['--require', preload, ENVELOPE, 'decrypt', join(dir, 'secret.enc'), '-o', '-'], { env, stdio: ['ignore', out, 'pipe'] });
+    closeSync(out);
+    expect(r.status, r.stderr.toString()).toBe(0);
+    expect(readFileSync(join(dir, 'out'), 'utf8')).toBe('a secret');
+    const loaded = readFileSync(report, 'utf8').split('\n');
+    expect(loaded).toContain('NativeModule crypto');
+    expect(loaded).not.toContain('NativeModule net');
   });
 });

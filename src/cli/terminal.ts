@@ -6,6 +6,7 @@
 // imported only when colors are on and a colored line is coming: an error, a
 // run over several files, -v. A run in a pipe or a CI log never loads it.
 
+import { fstatSync } from 'node:fs';
 import { EnvelopeError } from '../errors.js';
 
 /** How the few colored words are painted; the plain palette leaves them as they are. */
@@ -57,17 +58,33 @@ export function colorsWanted(env: NodeJS.ProcessEnv, stderrIsTTY: boolean): bool
 }
 
 /**
+ * Whether stderr is a terminal, asked of the descriptor first: only a character
+ * device can be one. Asked first, process.stderr is built as a stream, which
+ * for a pipe loads node:net and its bindings (~8 ms of a 1 KiB decrypt whose
+ * stderr is a pipe, as in CI, cron mail or the bench); a run that writes
+ * nothing to stderr then never builds it.
+ */
+export function stderrIsTerminal(): boolean {
+  try {
+    if (!fstatSync(2).isCharacterDevice()) return false;
+  } catch {
+    return false;
+  }
+  return !!process.stderr.isTTY;
+}
+
+/**
  * Whether stderr is a person watching a terminal: a TTY that is not dumb and
  * not a CI job's log (CI set, as ora and is-interactive read it). Spinners and
  * progress lines need this, and no -q.
  */
-export function interactive(env: NodeJS.ProcessEnv = process.env, stderrIsTTY = !!process.stderr.isTTY): boolean {
+export function interactive(env: NodeJS.ProcessEnv = process.env, stderrIsTTY = stderrIsTerminal()): boolean {
   return stderrIsTTY && env.TERM !== 'dumb' && env.CI === undefined && !state.quiet;
 }
 
 /** Imports chalk when colors are wanted, once; until then (and otherwise) the palette is plain. */
 export function loadColors(): Promise<void> {
-  if (!colorsWanted(process.env, !!process.stderr.isTTY)) return Promise.resolve();
+  if (!colorsWanted(process.env, stderrIsTerminal())) return Promise.resolve();
   state.colors ??= import('chalk').then(
     ({ chalkStderr: c }) => {
       if (c.level === 0) return;
