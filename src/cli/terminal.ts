@@ -6,8 +6,8 @@
 // imported only when colors are on and a colored line is coming: an error, a
 // run over several files, -v. A run in a pipe or a CI log never loads it.
 
-import { fstatSync } from 'node:fs';
 import { EnvelopeError } from '../errors.js';
+import { statDescriptor } from './descriptor.js';
 
 /** How the few colored words are painted; the plain palette leaves them as they are. */
 export interface Palette {
@@ -65,13 +65,12 @@ export function colorsWanted(env: NodeJS.ProcessEnv, stderrIsTTY: boolean): bool
  * nothing to stderr then never builds it.
  */
 export function stderrIsTerminal(): boolean {
-  try {
-    if (!fstatSync(2).isCharacterDevice()) return false;
-  } catch {
-    return false;
-  }
-  return !!process.stderr.isTTY;
+  stderrTerminal ??= !!statDescriptor(2)?.isCharacterDevice() && !!process.stderr.isTTY;
+  return stderrTerminal;
 }
+
+/** stderrIsTerminal's answer, asked once: the descriptor stays what it is for the run. */
+let stderrTerminal: boolean | undefined;
 
 /**
  * Whether stderr is a person watching a terminal: a TTY that is not dumb and
