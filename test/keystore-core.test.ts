@@ -4,14 +4,14 @@
 
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decrypt } from '../src/core/decrypt.js';
 import { encrypt } from '../src/core/encrypt.js';
 import { DEFAULT_LIMITS } from '../src/core/limits.js';
-import { IntegrityError, KeyAccessError, KeyServiceError, NoKeyError } from '../src/errors.js';
+import { IntegrityError, IoError, KeyAccessError, KeyServiceError, NoKeyError } from '../src/errors.js';
 import type { EncryptionContext } from '../src/format/encryption-context.js';
 import { decodeHeader, type EncryptedDataKey } from '../src/format/header.js';
 import { DEFAULT_SUITE_ID, suiteById } from '../src/format/suites.js';
@@ -429,5 +429,15 @@ describe('audit log', () => {
     audit.append([event(0)], now);
     expect(readFileSync(audit.logPath, 'utf8').split('\n')[1]!.length).toBeGreaterThan(8 * 1024);
     expect(await audit.verify()).toBe(6);
+  });
+
+  it('a write to the log that fails is an I/O error naming the log, not an internal one', async () => {
+    const { AuditLog } = await import('../src/keystore/audit.js');
+    const audit = new AuditLog(workdir());
+    // Opens for appending, and every write says ENOSPC.
+    symlinkSync('/dev/full', audit.logPath);
+    const append = () => audit.append([{ operation: 'decrypt', keyId: 'k', outcome: 'success' }], new Date(T0));
+    expect(append).toThrow(IoError);
+    expect(append).toThrow(`cannot write ${audit.logPath}: no space left on device`);
   });
 });
