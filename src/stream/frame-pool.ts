@@ -61,7 +61,6 @@ export class FramePool {
     for (let i = 0; i < workers; i++) {
       const worker = new Worker(location.source, { ...options, eval: true });
       const slot: Slot = { worker, busy: 0 };
-      worker.unref();
       worker.on('online', () => {
         if (++this.online === workers && !this.failure) {
           this.ready = true;
@@ -71,6 +70,8 @@ export class FramePool {
       worker.on('message', (result: FrameResult | Progress) => this.answer(slot, result));
       worker.on('error', (e) => this.fail(e instanceof Error ? e : new Error(String(e))));
       worker.on('exit', (code) => this.fail(new Error(`a frame worker exited with code ${code}`)));
+      // After the listeners: a Worker's first 'message' listener ref()s it again.
+      worker.unref();
       this.slots.push(slot);
     }
   }

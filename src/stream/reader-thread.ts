@@ -37,8 +37,9 @@ export class ReaderThread {
         resolve(undefined);
         return;
       }
-      worker.unref();
       const thread = new ReaderThread(worker);
+      // After the listeners: a Worker's first 'message' listener ref()s it again.
+      worker.unref();
       worker.once('online', () => resolve(thread));
       worker.once('error', () => resolve(undefined));
       worker.once('exit', () => resolve(undefined));
