@@ -51,8 +51,8 @@ const MiB = 1024 * 1024;
 
 /** This thread alone. */
 const ONE_THREAD: ParallelOptions = { threads: 1, threshold: 0 };
-/** Workers as soon as one chunk has gone by (threads - 1 of them). */
-const workersAtOnce = (threads = 2): ParallelOptions => ({ threads, threshold: 0, worker: WORKER });
+/** Workers as soon as one chunk has gone by (threads - 1 of them), waited for: they take over there. */
+const workersAtOnce = (threads = 2): ParallelOptions => ({ threads, threshold: 0, waitForWorkers: true, worker: WORKER });
 
 /** Deterministic bytes: AES-CTR of zeros. */
 function bytes(n: number, seed = 0): Buffer {
@@ -412,18 +412,60 @@ describe('writeFully', () => {
 });
 
 describe('when workers start', () => {
-  it('a 1 KiB message is sealed and opened without one; a 20 MiB one starts them past the threshold', async () => {
+  it('a 1 KiB message is sealed and opened without one', async () => {
     await runningFramePool()?.close();
     const options: ParallelOptions = { threads: 2, threshold: PARALLEL_THRESHOLD, worker: WORKER };
     const small = bytes(1024, 5);
     const sealed = await seal(small, 65536, options, 1024);
     expect((await open(sealed, 65536, options)).plaintext.equals(small)).toBe(true);
     expect(runningFramePool()).toBeUndefined();
+  });
 
-    const large = bytes(20 * MiB, 6);
-    const sealedLarge = await seal(large, 65536, options, 64 * 1024);
+  it('past the threshold this thread goes on while they start, and they take over once they run: the same bytes', async () => {
+    await runningFramePool()?.close();
+    const options: ParallelOptions = { threads: 2, threshold: PARALLEL_THRESHOLD, worker: WORKER };
+    const large = bytes(PARALLEL_THRESHOLD + 8 * MiB, 6);
+    // Past the threshold the source waits for the event loop, as a file or a
+    // pipe does, and counts what it gives before the workers run (this
+    // thread's part), until they run; then 8 MiB more, for them.
+    let beforeRunning = 0;
+    async function* paced(data: Buffer): AsyncGenerator<Uint8Array> {
+      let at = 0;
+      for await (const piece of chunks(data, 64 * 1024)) {
+        if (at > PARALLEL_THRESHOLD) {
+          await new Promise((resolve) => setTimeout(resolve, 1));
+          if (!runningFramePool()?.ready) beforeRunning += piece.length;
+        }
+        at += piece.length;
+        yield piece;
+      }
+    }
+    const params = { suite: SUITE, key: KEY, messageId: MESSAGE_ID, frameLength: 65536 };
+    const sealedLarge = await collect(sealFrames(paced(large), params, options));
+    expect(beforeRunning).toBeGreaterThan(0);
     expect(runningFramePool()?.answered).toBeGreaterThan(0);
     expect(sealedLarge.equals(await seal(large, 65536, ONE_THREAD, 64 * 1024))).toBe(true);
+
+    await runningFramePool()?.close();
+    beforeRunning = 0;
+    const out: Buffer[] = [];
+    const p = { ...params, contentType: ContentType.Framed, maxBodyLength: 64 * MiB };
+    for await (const c of openBody(new ByteReader(paced(sealedLarge)), p, options)) out.push(Buffer.from(c));
+    expect(beforeRunning).toBeGreaterThan(0);
+    expect(runningFramePool()?.answered).toBeGreaterThan(0);
+    expect(Buffer.concat(out).equals(large)).toBe(true);
+  });
+
+  it('a message that ends while they start is sealed and opened by this thread alone', async () => {
+    await runningFramePool()?.close();
+    const options: ParallelOptions = { threads: 2, threshold: PARALLEL_THRESHOLD, worker: WORKER };
+    // No wait in the source: the message is done before a worker runs.
+    const large = bytes(PARALLEL_THRESHOLD + 4 * MiB, 6);
+    const sealedLarge = await seal(large, 65536, options, 64 * 1024);
+    expect(sealedLarge.equals(await seal(large, 65536, ONE_THREAD, 64 * 1024))).toBe(true);
+    expect((await open(sealedLarge, 65536, options)).plaintext.equals(large)).toBe(true);
+    const pool = runningFramePool();
+    expect(pool?.answered ?? 0).toBe(0);
   });
 
   it('one thread, or a frame longer than a batch, starts none', async () => {
@@ -1061,6 +1103,19 @@ describe('bin/envelope', () => {
       }
     });
   }
+
+  it('a message that ends while the workers start, or soon after: it exits once done, the workers and reader thread never used', async () => {
+    // A started Worker that never had a job must not hold the process open
+    // (frame-pool.ts, reader-thread.ts: a 'message' listener ref()s it).
+    for (const size of [PARALLEL_THRESHOLD + 64 * 1024, PARALLEL_THRESHOLD + 8 * MiB]) {
+      const input = plaintext.subarray(0, size);
+      const message = await runCli(['encrypt', '-k', key], { stdin: input, cwd: dir, timeoutMs: 10_000 });
+      expect({ code: message.code, signal: message.signal, stderr: message.stderr }, `encrypt ${size}`).toEqual({ code: 0, signal: null, stderr: '' });
+      const opened = await runCli(['decrypt', '-k', key], { stdin: message.stdout, cwd: dir, timeoutMs: 10_000 });
+      expect({ code: opened.code, signal: opened.signal, stderr: opened.stderr }, `decrypt ${size}`).toEqual({ code: 0, signal: null, stderr: '' });
+      expect(opened.stdout.equals(input)).toBe(true);
+    }
+  });
 
   it('workers write to -o FILE and to a file on stdout as they do to a pipe', async () => {
     const plain = join(dir, 'plain');

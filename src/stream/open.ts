@@ -11,25 +11,17 @@ import type { DirectOutput } from './direct-output.js';
 import { openFinalFrame, openFrame, type OpenParams, sequenceProblem } from './open-frame.js';
 import { openFromRing } from './open-from-ring.js';
 import { openInParallel } from './open-parallel.js';
-import {
-  canRunInParallel,
-  defaultParallelOptions,
-  MAX_PARALLEL_FRAME_LENGTH,
-  type ParallelOptions,
-  startFramePool,
-  startReaderThread,
-  workerLocation,
-} from './parallel.js';
-import type { ReaderThread } from './reader-thread.js';
-import type { FramePool } from './frame-pool.js';
+import { canRunInParallel, defaultParallelOptions, MAX_PARALLEL_FRAME_LENGTH, type ParallelOptions, workerLocation } from './parallel.js';
 import { assertEnd, readSignature } from './walk.js';
+import { type StartedWorkers, WorkerStart } from './worker-start.js';
 
 export type { OpenParams } from './open-frame.js';
 
 /**
  * Yields the plaintext of the body, frame by frame (see the top of this file
  * for what is held back). Once more than `parallel.threshold` bytes of body
- * have gone by, worker threads are started; when they are running, they open
+ * have gone by, worker threads are started (this thread goes on opening
+ * meanwhile: worker-start.ts); once they run, they open
  * the rest of the frames (open-parallel.ts) under the same checks, and write
  * their plaintext to `direct` when the consumer offers it (direct-output.ts).
  * An unsigned message from a pipe whose reader hands it over (hand-over.ts)
@@ -61,12 +53,8 @@ async function* openFrames(
 ): AsyncGenerator<Buffer, Buffer> {
   const workers = canRunInParallel(parallel, p.frameLength) ? workerLocation(parallel) : undefined;
   const start = reader.position;
-  let pool: FramePool | undefined;
-  // For a pipe that can be read by a thread of its own (hand-over.ts) while the
-  // workers write the output: started beside the pool. Not for a signed
-  // message, whose hash must see every byte here.
-  let thread: ReaderThread | undefined;
-  let poolRequested = false;
+  let starting: WorkerStart | undefined;
+  let started: StartedWorkers | undefined;
   // Each regular frame is copied into `record` (made at the first one), so the
   // input's buffers go back to their pool as they are used up
   // (ByteReader.releaseCopied) rather than pile up. Not for frames too large
@@ -77,14 +65,16 @@ async function* openFrames(
   reader.releaseCopied = copying;
   try {
     for (let expected = 1; ; expected++) {
-      if (workers && !poolRequested && reader.position - start > parallel.threshold) {
-        poolRequested = true;
-        [pool, thread] = await Promise.all([
-          startFramePool(parallel, workers),
-          direct && !p.verifier && reader.mayHandOver ? startReaderThread(workers) : undefined,
-        ]);
+      // For a pipe that can be read by a thread of its own (hand-over.ts) while
+      // the workers write the output, a reader thread is started beside them.
+      // Not for a signed message, whose hash must see every byte here.
+      if (workers && !starting && reader.position - start > parallel.threshold) {
+        starting = new WorkerStart(parallel, workers, !!direct && !p.verifier && reader.mayHandOver);
+        if (parallel.waitForWorkers) await starting.settled();
       }
-      if (pool) {
+      started = starting?.take();
+      if (started) {
+        const { pool, reader: thread } = started;
         const handed = thread ? reader.handOver() : undefined;
         if (handed) return await openFromRing(handed, thread!, p, expected, pool, direct!);
         return yield* openInParallel(reader, p, expected, pool, direct);
@@ -110,7 +100,8 @@ async function* openFrames(
     }
   } finally {
     reader.releaseCopied = false;
-    thread?.close();
+    started?.reader?.close();
+    starting?.discard();
   }
 }
 

@@ -27,18 +27,24 @@ export interface ParallelOptions {
    * when sealing, message bytes when opening): a small message never pays for them.
    */
   readonly threshold: number;
+  /**
+   * Wait for the workers once they are started, rather than go on alone until
+   * they run (worker-start.ts): they then take over at the first frame past
+   * the threshold (tests, which check what the workers did).
+   */
+  readonly waitForWorkers?: boolean;
   /** Where the worker comes from; the bundle's own when not given. */
   readonly worker?: WorkerLocation;
 }
 
 /**
  * Chosen by measurement (2 cores, bench/run.mjs and by hand): a worker takes
- * ~35 ms to start, during which this thread waits (see startFramePool), and
- * then saves ~0.6 ms per MiB; inputs from 8 to 128 MiB broke even between 32
- * and 64 MiB. Below 16 MiB nothing is started; above it a run is at worst
- * ~35 ms slower (inputs up to ~75 MiB) and the single-thread part leaves at
- * most 16 MiB of dead buffers behind (peak RSS, 1 GiB: 84-88 MiB at 16 MiB,
- * 86-90 at 32).
+ * ~35 ms to start, and then saves ~0.6 ms per MiB; inputs from 8 to 128 MiB
+ * broke even between 32 and 64 MiB when this thread waited for them to
+ * start. Below 16 MiB nothing is started; above it a run is at worst ~35 ms
+ * slower (inputs up to ~75 MiB) and the single-thread part leaves at most 16
+ * MiB of dead buffers behind (peak RSS, 1 GiB: 84-88 MiB at 16 MiB, 86-90 at
+ * 32). This thread now goes on while they start (worker-start.ts).
  */
 export const PARALLEL_THRESHOLD = 16 * 1024 * 1024;
 
@@ -88,9 +94,7 @@ export function workerLocation(options: ParallelOptions): WorkerLocation | undef
 /**
  * Loads the pool module (a chunk of its own, so small inputs never load it)
  * and starts the workers, or finds them running; resolves once they run, or
- * to undefined if they cannot (the caller then carries on alone). The caller
- * waits rather than go on alone meanwhile: what it would do meanwhile is
- * garbage (buffer-pool.ts) that nothing collects for the rest of the run.
+ * to undefined if they cannot (the caller then carries on alone).
  */
 export async function startFramePool(options: ParallelOptions, location: WorkerLocation): Promise<FramePool | undefined> {
   try {

@@ -7,13 +7,12 @@
 import type { AlgorithmSuite } from '../format/suites.js';
 import { markFreeable, release } from './buffer-pool.js';
 import type { DirectOutput } from './direct-output.js';
-import type { FramePool } from './frame-pool.js';
 import { asHandsOver } from './hand-over.js';
-import { canRunInParallel, defaultParallelOptions, type ParallelOptions, startFramePool, startReaderThread, workerLocation } from './parallel.js';
-import type { ReaderThread } from './reader-thread.js';
+import { canRunInParallel, defaultParallelOptions, type ParallelOptions, workerLocation } from './parallel.js';
 import { exceedsFrameLimit, type FrameKey, sealFrameParts, tooManyFrames } from './seal-frame.js';
 import { sealFromRing } from './seal-from-ring.js';
 import { sealInParallel } from './seal-parallel.js';
+import { type StartedWorkers, WorkerStart } from './worker-start.js';
 
 export interface SealParams {
   readonly suite: AlgorithmSuite;
@@ -45,7 +44,8 @@ export function sealFrame(p: SealParams, sequenceNumber: number, plaintext: Uint
 /**
  * Yields the sealed frames of the input, each as its parts (see sealFrameParts).
  * Once more than `parallel.threshold` bytes have gone by, worker threads are
- * started; when they are running, the rest is sealed by them (seal-parallel.ts),
+ * started (this thread goes on sealing meanwhile: worker-start.ts); once they
+ * run, the rest is sealed by them (seal-parallel.ts),
  * in batches, with the same bytes as a result: yielded, or written by the
  * workers to `direct` when the consumer offers it (direct-output.ts). A pipe
  * whose reader hands it over (hand-over.ts) is then read by a thread of its
@@ -70,25 +70,22 @@ export async function* sealFrames(
     return sequenceNumber++;
   };
   const workers = canRunInParallel(parallel, p.frameLength) ? workerLocation(parallel) : undefined;
-  let pool: FramePool | undefined;
-  // For a pipe that can be read by a thread of its own (hand-over.ts) while the
-  // workers write the output: started beside the pool.
-  let reader: ReaderThread | undefined;
-  let poolRequested = false;
+  let starting: WorkerStart | undefined;
+  let started: StartedWorkers | undefined;
   let seen = 0;
 
   try {
     for (;;) {
-      if (workers && !poolRequested && seen > parallel.threshold) {
-        poolRequested = true;
-        [pool, reader] = await Promise.all([
-          startFramePool(parallel, workers),
-          direct && asHandsOver(source) ? startReaderThread(workers) : undefined,
-        ]);
+      // For a pipe that can be read by a thread of its own (hand-over.ts) while
+      // the workers write the output, a reader thread is started beside them.
+      if (workers && !starting && seen > parallel.threshold) {
+        starting = new WorkerStart(parallel, workers, !!direct && !!asHandsOver(source));
+        if (parallel.waitForWorkers) await starting.settled();
       }
-      if (pool) {
+      started = starting?.take();
+      if (started) {
+        const { pool, reader } = started;
         const held = [...(pending ? [pending] : []), current.subarray(0, fill)];
-        // A reader thread was started only for a source that may hand over, and workers that write.
         const handed = reader && direct ? asHandsOver(source)?.handOver() : undefined;
         if (handed) await sealFromRing(held, handed, reader!, p, sequenceNumber, pool, direct!);
         else yield* sealInParallel(held, source, p, sequenceNumber, pool, direct);
@@ -126,7 +123,8 @@ export async function* sealFrames(
     if (pending && fill > 0) yield* sealedParts(k, next(), pending, false);
     yield* fill > 0 || !pending ? sealedParts(k, next(), current.subarray(0, fill), true) : sealedParts(k, next(), pending, true);
   } finally {
-    reader?.close();
+    started?.reader?.close();
+    starting?.discard();
     if (!sourceDone) await source.return?.();
     current.fill(0);
     pending?.fill(0);
