@@ -75,30 +75,43 @@ function findAge() {
 
 /**
  * Median wall times in seconds of several bash pipelines (name → [script, env]),
- * run in interleaved rounds; throws if one fails. Before each run, untimed,
- * the files the runs write (`outputs`) are removed and `sync` writes back what
- * the run before left dirty (cp and age do not sync their output), so that no
- * run pays for the disk writes of the one before it, and every run writes a
- * new file. An output left in place favours whoever truncates it (age, cp):
- * its page cache is freed first and the new file reuses those pages, where
- * envelope's temporary file (renamed over it at the end, DESIGN §5) takes
- * fresh pages while the old file still holds its own. On this VM fresh pages
- * cost: encrypting 1 GiB to a file took 2.2-3.2 s over an existing output
- * against 1.3-1.4 s to a new one (by hand, three of each, alternating,
- * 2026-12-06), though the kernel's copies into the page cache vary by as much
- * from one minute to the next here (README, Speed).
+ * run in interleaved rounds after one untimed round; throws if one fails.
+ *
+ * The untimed round is there because the first run of a command after a
+ * quiet spell (input files written, another group of rows timed) took its
+ * memory from the host: on this VM the guest hands free memory back
+ * (virtio-balloon free page reporting) and a page taken back costs ~8 us, so
+ * the first cp + sync of 1 GiB after the inputs were written took 2.75 s and
+ * the next ones 0.82-0.92 s (whichever command came first paid; by hand,
+ * 2026-12-07).
+ *
+ * Before each run, untimed, the files the runs write (`outputs`) are removed
+ * and `sync` writes back what the run before left dirty (cp and age do not
+ * sync their output), so that no run pays for the disk writes of the one
+ * before it, and every run writes a new file. An output left in place
+ * favours whoever truncates it (age, cp): its page cache is freed first and
+ * the new file reuses those pages, where envelope's temporary file (renamed
+ * over it at the end, DESIGN §5) takes fresh pages while the old file still
+ * holds its own. On this VM fresh pages cost, and which pages a writer gets
+ * varies from run to run: the guest reports free memory in blocks of 2 MiB
+ * and more, and a writer whose writes line up with the file's pages gets
+ * large page-cache folios, taken from exactly those blocks (dd of 1 GiB in
+ * aligned 1 MiB writes: 1.1-1.3 s of system time, the same writes 1000 bytes
+ * off: 0.4-0.8 s, three of each, alternating, 3 s after the last free). A
+ * re-encrypt to a key of the same kind keeps the header's length, so its
+ * writes line up; its time through a file varies the most (README, Speed).
  */
 function timeInterleaved(scripts, outputs = []) {
   const samples = Object.fromEntries(Object.keys(scripts).map((k) => [k, []]));
   const prepare = [...(outputs.length > 0 ? [`rm -f ${outputs.map(q).join(' ')}`] : []), 'sync'].join(' && ');
-  for (let i = 0; i < RUNS; i++) {
+  for (let i = -1; i < RUNS; i++) {
     for (const [name, [script, env]] of Object.entries(scripts)) {
       if (sh(prepare).status !== 0) throw new Error(`failed: ${prepare}`);
       const start = process.hrtime.bigint();
       const r = sh(script, env);
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       if (r.status !== 0) throw new Error(`failed: ${script}\n${r.stderr}`);
-      samples[name].push(seconds);
+      if (i >= 0) samples[name].push(seconds);
     }
   }
   if (SAMPLES) {
