@@ -9,6 +9,7 @@ import { IntegrityError } from '../src/errors.js';
 import { ContentType, FINAL_FRAME_MARKER } from '../src/format/constants.js';
 import type { MessageHeader } from '../src/format/header.js';
 import { BodyScanner } from '../src/stream/body-scanner.js';
+import { scanBodyAt } from '../src/stream/walk.js';
 
 const u32 = (n: number) => {
   const b = Buffer.alloc(4);
@@ -122,5 +123,63 @@ describe('body scanner', () => {
     expect(() => new BodyScanner(header(ContentType.Framed, 16)).scan(oversized)).toThrow(/final frame claims 17 bytes, more than the frame length/);
     const huge = Buffer.concat([filler(12), Buffer.from('0000001000000000', 'hex')]);
     expect(() => new BodyScanner(header(ContentType.NonFramed, 0)).scan(huge)).toThrow(/non-framed body claims more than 2\^36 - 32 bytes/);
+  });
+});
+
+describe('scanBodyAt: a body in a file, its frame headers read, the rest passed over', () => {
+  /** readAt over `bytes`, counting the bytes it was asked to read. */
+  function reading(bytes: Buffer) {
+    const counter = { read: 0 };
+    const readAt = async (position: number, length: number) => {
+      counter.read += length;
+      return bytes.subarray(position, position + length);
+    };
+    return { readAt, counter };
+  }
+  const start = 7; // a header's worth of bytes before the body
+
+  it('finds the end and the layout the scanner finds, reading only the fields', async () => {
+    for (const [h, body] of [
+      [header(ContentType.Framed, 16), framedBody(16, 40)],
+      [header(ContentType.Framed, 16), framedBody(16, 0)],
+      [header(ContentType.Framed, 5), framedBody(5, 23)],
+      [header(ContentType.NonFramed, 0), nonFramedBody(40)],
+    ] as const) {
+      const file = Buffer.concat([filler(start), body]);
+      const { readAt, counter } = reading(file);
+      const streamed = new BodyScanner(h);
+      streamed.scan(body);
+      const { end, layout } = await scanBodyAt(readAt, start, file.length, h);
+      expect(end).toBe(file.length);
+      expect(layout).toEqual(streamed.layout);
+      // 4 bytes per regular frame, 12 for the final one's marker, number and length (non-framed: 8 for its length).
+      const fields = h.contentType === ContentType.NonFramed ? 8 : 4 * (layout.frames - 1) + 12;
+      expect(counter.read).toBe(fields);
+    }
+  });
+
+  it('stops where the body ends: what follows is the caller\'s (a footer, or data after the message)', async () => {
+    const body = framedBody(16, 40);
+    const file = Buffer.concat([filler(start), body, Buffer.from('after')]);
+    expect((await scanBodyAt(reading(file).readAt, start, file.length, header(ContentType.Framed, 16))).end).toBe(start + body.length);
+  });
+
+  it('a file cut anywhere in the body is the error the streamed walk gives', async () => {
+    const body = framedBody(16, 40);
+    for (let cut = 0; cut < body.length; cut++) {
+      const file = Buffer.concat([filler(start), body.subarray(0, cut)]);
+      const streamed = new BodyScanner(header(ContentType.Framed, 16));
+      streamed.scan(body.subarray(0, cut));
+      await expect(scanBodyAt(reading(file).readAt, start, file.length, header(ContentType.Framed, 16)), `cut at ${cut}`).rejects.toThrow(
+        new IntegrityError(`message is truncated (it ends inside the ${streamed.where})`),
+      );
+    }
+  });
+
+  it('refuses frames out of order as the scanner does', async () => {
+    const swapped = Buffer.concat([filler(start), framedBody(16, 40, (i) => (i === 2 ? 3 : i))]);
+    await expect(scanBodyAt(reading(swapped).readAt, start, swapped.length, header(ContentType.Framed, 16))).rejects.toThrow(
+      new IntegrityError('frame 3 found where frame 2 belongs'),
+    );
   });
 });

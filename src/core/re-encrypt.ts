@@ -1,15 +1,17 @@
 // Re-encrypt: give a message new master keys without touching its body
 // (DESIGN §5). The data key is unwrapped once, wrapped under the new keys, the
 // header rebuilt and re-authenticated under the same derived key, and the body
-// copied byte for byte — O(header), not O(file). A signed message is hashed on
+// copied byte for byte (rewrapHeader, then reEncryptBody). A file whose new
+// header is as long as the old one is copied by the file system and its header
+// replaced in the copy (src/cli/re-encrypt-file.ts). A signed message is hashed on
 // the way through: its old signature must verify, and a new signer (whose key
 // goes into the new header's context) signs the result.
 
 import { IntegrityError, UsageError } from '../errors.js';
 import { PUBLIC_KEY_CONTEXT_KEY } from '../format/constants.js';
 import type { EncryptionContext } from '../format/encryption-context.js';
-import { createSigner, createVerifier } from '../format/footer.js';
-import { encodeHeaderAuth, encodeHeaderBody, HEADER_IV, type MessageHeader } from '../format/header.js';
+import { createSigner, createVerifier, type Signer, type Verifier } from '../format/footer.js';
+import { type DecodedHeader, encodeHeaderAuth, encodeHeaderBody, HEADER_IV, type MessageHeader } from '../format/header.js';
 import { headerTag, headerTagVerifies } from '../format/header-auth.js';
 import { deriveKeys, verifyCommitment, wipe } from '../format/kdf.js';
 import type { Keyring } from '../keyring/keyring.js';
@@ -33,10 +35,30 @@ export interface ReEncryptOptions {
   readonly onHeader?: (header: MessageHeader, unwrappedBy: Keyring) => void;
 }
 
-export async function* reEncrypt(input: AsyncIterable<Uint8Array>, options: ReEncryptOptions): AsyncGenerator<Uint8Array> {
+/**
+ * A message's header under its new master keys, the old one's data key still
+ * at hand: what reEncrypt writes in place of the old header before the body.
+ */
+export interface RewrappedHeader {
+  readonly old: DecodedHeader;
+  /** The new header: its body, then its authentication. */
+  readonly bytes: readonly [Uint8Array, Uint8Array];
+  /** Hashes what a signed message's old signature covers, to check it at the end. */
+  readonly verifier: Verifier | undefined;
+  /** Signs the new message (the new header is already in it). */
+  readonly signer: Signer | undefined;
+}
+
+/**
+ * Reads the header from `reader`, unwraps its data key with one of `from`,
+ * checks the header under it, wraps it under every key of `to` and builds and
+ * authenticates the new header. A signed message gets a new signer, whose
+ * public key replaces the old one in the context. The data key is wiped
+ * before this returns: the body is copied as it is.
+ */
+export async function rewrapHeader(reader: ByteReader, options: ReEncryptOptions): Promise<RewrappedHeader> {
   if (options.to.length === 0) throw new UsageError('re-encrypt needs at least one new key (--to)');
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
-  const reader = new ByteReader(input);
   const decoded = await readHeader(reader, limits);
   const old = decoded.header;
   const { suite } = old;
@@ -64,19 +86,33 @@ export async function* reEncrypt(input: AsyncIterable<Uint8Array>, options: ReEn
     verifier?.update(decoded.raw);
     signer?.update(body);
     signer?.update(auth);
-    yield body;
-    yield auth;
-    for await (const piece of walkBody(reader, old)) {
-      verifier?.update(piece);
-      signer?.update(piece);
-      yield piece;
-    }
-    if (verifier) verifier.verify(await readSignature(reader));
-    await assertEnd(reader);
-    if (signer) yield signer.footer();
+    return { old: decoded, bytes: [body, auth], verifier, signer };
   } finally {
     wipe(dataKey, derived.encryptionKey, derived.commitment);
   }
+}
+
+/**
+ * The rest of the message after rewrapHeader: the new header, then the body
+ * from `reader` byte for byte (its structure checked as it goes), then a new
+ * signature for a signed message, once the old one verified.
+ */
+export async function* reEncryptBody(reader: ByteReader, rewrapped: RewrappedHeader): AsyncGenerator<Uint8Array> {
+  const { verifier, signer } = rewrapped;
+  yield* rewrapped.bytes;
+  for await (const piece of walkBody(reader, rewrapped.old.header)) {
+    verifier?.update(piece);
+    signer?.update(piece);
+    yield piece;
+  }
+  if (verifier) verifier.verify(await readSignature(reader));
+  await assertEnd(reader);
+  if (signer) yield signer.footer();
+}
+
+export async function* reEncrypt(input: AsyncIterable<Uint8Array>, options: ReEncryptOptions): AsyncGenerator<Uint8Array> {
+  const reader = new ByteReader(input);
+  yield* reEncryptBody(reader, await rewrapHeader(reader, options));
 }
 
 /**

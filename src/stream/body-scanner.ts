@@ -58,6 +58,27 @@ export class BodyScanner {
   }
 
   /**
+   * What the scanner takes next: a field it must see (`see` bytes, fed with
+   * scan), or bytes it may pass over unseen (`pass`, with passOver), so that a
+   * body lying in a file can be checked by reading its frame headers alone
+   * (walk.ts, scanBodyAt). Undefined once the body is done.
+   */
+  get next(): { readonly see: number } | { readonly pass: number } | undefined {
+    const step = this.step;
+    if (!step) return undefined;
+    return 'skip' in step ? { pass: this.skipLeft } : { see: step.field - this.fieldHave };
+  }
+
+  /** Passes over `n` bytes, no more than `next.pass`, without seeing them. */
+  passOver(n: number): void {
+    const step = this.step;
+    if (!step || !('skip' in step) || n > this.skipLeft) throw new Error('passOver: not that many bytes to pass');
+    this.skipLeft -= n;
+    this.bodyLength += n;
+    if (this.skipLeft === 0) this.advance(step.then());
+  }
+
+  /**
    * Scans the start of `bytes`; returns how many of them belong to the body:
    * all of them, or fewer when the body ends inside (the rest is footer).
    * Throws IntegrityError at the first structural fault.

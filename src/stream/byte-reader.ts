@@ -204,6 +204,14 @@ export class ByteReader {
     return !(await this.fill(1));
   }
 
+  /** Stops reading: the source is returned (a file's descriptor closed) and what is buffered dropped. */
+  async close(): Promise<void> {
+    this.chunks = [];
+    this.buffered = 0;
+    this.ended = true;
+    await this.source.return?.();
+  }
+
   async u32(what: string): Promise<number> {
     return (await this.read(4, what)).readUInt32BE(0);
   }

@@ -1,6 +1,7 @@
 // Walks a message body and footer without decrypting: checks the frame
 // structure (body-scanner.ts) and the end of the input, and passes every byte
-// through unchanged. inspect counts with it; re-encrypt copies with it.
+// through unchanged. inspect counts with it; re-encrypt copies with it, or,
+// where the file system copied the body, checks it in place (scanBodyAt).
 
 import { IntegrityError } from '../errors.js';
 import { MAX_SIGNATURE_LENGTH } from '../format/footer.js';
@@ -20,6 +21,37 @@ export async function* walkBody(reader: ByteReader, h: MessageHeader): AsyncGene
     yield reader.consume(scanner.scan(reader.firstChunk()));
   }
   return scanner.layout;
+}
+
+/**
+ * Checks the structure of a body that lies in a file from byte `start`,
+ * reading its frame headers and passing over the frames' contents unseen
+ * (one small read per frame); returns where it ends and its layout.
+ * `readAt(position, length)` reads up to `length` bytes at `position`, fewer
+ * only at the end of the file, which is `size` bytes long.
+ */
+export async function scanBodyAt(
+  readAt: (position: number, length: number) => Promise<Uint8Array>,
+  start: number,
+  size: number,
+  h: MessageHeader,
+): Promise<{ end: number; layout: BodyLayout }> {
+  const scanner = new BodyScanner(h);
+  const truncated = () => new IntegrityError(`message is truncated (it ends inside the ${scanner.where})`);
+  let at = start;
+  for (let next = scanner.next; next; next = scanner.next) {
+    if ('pass' in next) {
+      const n = Math.min(next.pass, size - at);
+      if (n === 0) throw truncated();
+      scanner.passOver(n);
+      at += n;
+    } else {
+      const bytes = await readAt(at, next.see);
+      if (bytes.length === 0) throw truncated();
+      at += scanner.scan(bytes);
+    }
+  }
+  return { end: at, layout: scanner.layout };
 }
 
 /** Reads the footer of a signed message: its signature bytes. */
