@@ -17,7 +17,7 @@
 
 import { execFile, spawn } from 'node:child_process';
 import { createCipheriv, createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
@@ -31,8 +31,10 @@ import type { CommitmentPolicy } from '../src/core/commitment-policy.js';
 import { decrypt } from '../src/core/decrypt.js';
 import { encrypt } from '../src/core/encrypt.js';
 import { DEFAULT_LIMITS } from '../src/core/limits.js';
-import { reEncrypt, reEncryptWithNewDataKey, type ReEncryptOptions } from '../src/core/re-encrypt.js';
-import { EnvelopeError, IntegrityError, NoKeyError, UsageError } from '../src/errors.js';
+import { reEncrypt, reEncryptWithNewDataKey, type ReEncryptOptions, rewrapHeader } from '../src/core/re-encrypt.js';
+import { fitsInPlace, reEncryptFileByCopy } from '../src/cli/re-encrypt-file.js';
+import { ByteReader } from '../src/stream/byte-reader.js';
+import { EnvelopeError, IntegrityError, IoError, NoKeyError, UsageError } from '../src/errors.js';
 import { ContentType, PUBLIC_KEY_CONTEXT_KEY } from '../src/format/constants.js';
 import type { EncryptionContext } from '../src/format/encryption-context.js';
 import {
@@ -758,6 +760,75 @@ describe('envelope re-encrypt (cli)', () => {
     expect(listing(w)).toEqual(snapshot2);
   });
 
+  describe('a file into a file, the new header as long as the old: copied by the file system, the header replaced in the copy', () => {
+    // src/cli/re-encrypt-file.ts. Two local keys wrap to headers of one length;
+    // stdin to stdout (-o -) streams the same message through this process.
+    const FRAME_BYTES = 4 + 12 + 4096 + 16;
+
+    it('checks the copy as the streamed path checks what it reads: the same exit code and error, and nothing left behind', async () => {
+      await w.ok(['encrypt', 'a.txt', '-k', 'alias/old', '-o', 'frames.enc', '--frame-size', '4K']);
+      const good = w.read('frames.enc');
+      const at = header(good).length;
+      const frame = (n: number) => good.subarray(at + (n - 1) * FRAME_BYTES, at + n * FRAME_BYTES);
+      const swapped = Buffer.concat([good.subarray(0, at), frame(2), frame(1), good.subarray(at + 2 * FRAME_BYTES)]);
+      const cases: [string, Buffer, RegExp][] = [
+        ['cut inside a frame', good.subarray(0, at + 3 * FRAME_BYTES + 100), /truncated \(it ends inside the frame 4\)/],
+        ['cut at a frame boundary', good.subarray(0, at + 3 * FRAME_BYTES), /truncated \(it ends inside the frame header\)/],
+        ['a byte after the end', Buffer.concat([good, Buffer.from('x')]), /unexpected data after the end of the message/],
+        ['frames 1 and 2 swapped', swapped, /frame 2 found where frame 1 belongs/],
+      ];
+      for (const [name, bytes, error] of cases) {
+        w.write('bad.enc', bytes);
+        const snapshot = listing(w);
+        const copied = await w.run(['re-encrypt', 'bad.enc', '--to', 'new', '-o', 'bad.out']);
+        const streamed = await w.run(['re-encrypt', '--to', 'new', '-o', '-'], bytes);
+        expect(copied.code, `${name}: ${describeRun(copied)}`).toBe(5);
+        expect(copied.stderr, name).toMatch(error);
+        expect(copied.stderr, name).toBe(streamed.stderr);
+        expect(streamed.code, name).toBe(5);
+        expect(listing(w), name).toEqual(snapshot);
+      }
+      // The intact message: the body copied byte for byte, the new key's header in place of the old.
+      await w.ok(['re-encrypt', 'frames.enc', '--to', 'new', '-o', 'frames.out']);
+      const out = w.read('frames.out');
+      expect(header(out).length).toBe(at);
+      expect(out.subarray(at).equals(good.subarray(at))).toBe(true);
+      expect(await w.keyNames('frames.out')).toEqual([{ providerId: LOCAL, keyName: `${w.newId}/1` }]);
+      expect((await w.plaintext('frames.out')).equals(PLAIN_A)).toBe(true);
+    });
+
+    it('gives the copy the mode a written output gets (0644 less the umask), not the input\'s', async () => {
+      await encryptUnderOld('a.txt', 'private.enc');
+      chmodSync(w.path('private.enc'), 0o600);
+      const modeOf = async (args: readonly string[], output: string, umask000: boolean, stdin?: Buffer) => {
+        const r = await runCli(['--keystore', w.keystore, 're-encrypt', ...args, '--to', 'new', '-o', output, '--force'], {
+          cwd: w.dir,
+          env: CLEAN_ENV,
+          umask000,
+          ...(stdin ? { stdin } : {}),
+        });
+        expect(r.code, describeRun(r)).toBe(0);
+        return statSync(w.path(output)).mode & 0o7777;
+      };
+      expect(await modeOf(['private.enc'], 'mode.out', true)).toBe(0o644);
+      // Under the tests' own umask: what the streamed path (stdin to a file) gives.
+      expect(await modeOf(['private.enc'], 'mode.out', false)).toBe(await modeOf([], 'streamed.out', false, w.read('private.enc')));
+    });
+
+    it('a copy that does not begin with the header read (the input changed meanwhile) is an I/O error, and nothing is left', async () => {
+      const dir = workdir();
+      const one = await collect(encrypt(chunks(PLAINTEXTS.framed), { keyrings: [oldKey()], suite: suiteById(0x0478), context: CONTEXT, frameLength: FRAME }));
+      const other = await collect(encrypt(chunks(PLAINTEXTS.framed), { keyrings: [oldKey()], suite: suiteById(0x0478), context: CONTEXT, frameLength: FRAME }));
+      writeFileSync(join(dir, 'in.enc'), other);
+      const rewrapped = await rewrapHeader(new ByteReader(chunks(one)), { from: [oldKey()], to: [newKey()] });
+      expect(fitsInPlace(rewrapped)).toBe(true);
+      await expect(reEncryptFileByCopy(join(dir, 'in.enc'), join(dir, 'out.enc'), rewrapped, { force: false, mode: 0o644 })).rejects.toThrow(
+        new IoError(`${join(dir, 'in.enc')} changed while it was being re-encrypted`, { hints: ['run it again'] }),
+      );
+      expect(readdirSync(dir)).toEqual(['in.enc']);
+    });
+  });
+
   it('interrupted (SIGINT) mid-stream: ended by SIGINT, the existing output untouched, no temporary file left', async () => {
     await encryptUnderOld('a.txt', 'int.enc');
     await encryptUnderOld('b.txt', 'int-out.enc');
@@ -813,15 +884,22 @@ describe('memory', () => {
       const w = await newWorld();
       w.write('big', pseudoRandom(64 * MiB, 'big'));
       await w.ok(['encrypt', 'big', '-k', 'alias/old', '-o', 'big.enc']);
+      // A file into a file is copied by the file system (src/cli/re-encrypt-file.ts); from stdin it streams through.
       const exec = promisify(execFile);
-      const { stderr } = await exec(
-        TIME,
-        ['-f', '%M', process.execPath, ENVELOPE, '--keystore', w.keystore, 're-encrypt', 'big.enc', '--to', 'new', '-o', 'big2.enc'],
-        { cwd: w.dir, env: childEnv() },
-      );
-      const peakKb = Number(stderr.trim().split('\n').pop());
-      expect(Number.isFinite(peakKb) && peakKb > 0, `time output: ${stderr}`).toBe(true);
-      expect(peakKb, `peak RSS ${Math.round(peakKb / 1024)} MiB`).toBeLessThan(PEAK_RSS_LIMIT_KB);
+      for (const [how, script] of [
+        ['copied', `exec "$@" big.enc -o big2.enc`],
+        ['streamed', `exec "$@" -o big3.enc < big.enc`],
+      ] as const) {
+        const { stderr } = await exec(
+          'sh',
+          ['-c', script, 'sh', TIME, '-f', '%M', process.execPath, ENVELOPE, '--keystore', w.keystore, 're-encrypt', '--to', 'new'],
+          { cwd: w.dir, env: childEnv() },
+        );
+        const peakKb = Number(stderr.trim().split('\n').pop());
+        expect(Number.isFinite(peakKb) && peakKb > 0, `${how}: time output: ${stderr}`).toBe(true);
+        expect(peakKb, `${how}: peak RSS ${Math.round(peakKb / 1024)} MiB`).toBeLessThan(PEAK_RSS_LIMIT_KB);
+      }
+      expect(w.read('big3.enc').subarray(header(w.read('big3.enc')).length).equals(w.read('big2.enc').subarray(header(w.read('big2.enc')).length))).toBe(true);
 
       const before = w.read('big.enc');
       const after = w.read('big2.enc');

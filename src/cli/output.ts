@@ -5,7 +5,7 @@
 
 import { randomBytes } from 'node:crypto';
 // fs.promises (fsp), not node:fs/promises: loaded when first used, not with eleven of Node's modules at every start.
-import { promises as fsp, type Stats, unlinkSync, writevSync } from 'node:fs';
+import { constants as fsConstants, promises as fsp, type Stats, unlinkSync, writevSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -62,7 +62,7 @@ export async function writeFileAtomically(path: string, source: Output, options:
   if (existing && !existing.isFile() && !existing.isDirectory()) return writeSpecial(path, bytesOf(source));
   if (existing?.isDirectory()) throw new IoError(`${path} is a directory`);
   await refuseExisting(path, options.force);
-  const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const temporary = temporaryFor(path);
   let handle: FileHandle | undefined;
   try {
     handle = await fsp.open(temporary, 'wx', options.mode);
@@ -72,6 +72,72 @@ export async function writeFileAtomically(path: string, source: Output, options:
   pendingTemporaries.add(temporary);
   try {
     await writeDurably(handle, source, path);
+    await handle.close();
+    handle = undefined;
+    await publish(temporary, path, options.force);
+    await syncDirectory(dirname(path));
+  } catch (e) {
+    await handle?.close().catch(() => undefined);
+    await fsp.unlink(temporary).catch(() => undefined);
+    throw e;
+  } finally {
+    pendingTemporaries.delete(temporary);
+  }
+}
+
+/** A temporary sibling of `path`, hidden and named at random. */
+function temporaryFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+/**
+ * Writes `path` as writeFileAtomically does (a temporary sibling, synced, then
+ * renamed into place; removed on any failure), with as its content a copy of
+ * the file `from` made by the file system: fs.copyFile, which clones the
+ * file where the file system can (FICLONE: btrfs, XFS) and otherwise copies
+ * it inside the kernel (copy_file_range). `change.patch` then changes the
+ * copy in place, through a handle open for reading and writing, and
+ * `change.check` checks it while it is synced (the disk writes while the
+ * check reads). Only for a regular file or a new name at `path` (the caller
+ * checks).
+ */
+export async function copyFileAtomically(
+  from: string,
+  path: string,
+  change: { readonly patch: (handle: FileHandle) => Promise<void>; readonly check: (handle: FileHandle) => Promise<void> },
+  options: FileOutputOptions,
+): Promise<void> {
+  if ((await fsp.stat(path).catch(() => undefined))?.isDirectory()) throw new IoError(`${path} is a directory`);
+  await refuseExisting(path, options.force);
+  const temporary = temporaryFor(path);
+  pendingTemporaries.add(temporary);
+  let handle: FileHandle | undefined;
+  try {
+    try {
+      // The copy takes the mode of `from`; the output gets the one a written
+      // file gets (options.mode less the umask), learnt from a file made with it.
+      const probe = await fsp.open(temporary, 'wx', options.mode);
+      const mode = (await probe.stat()).mode & 0o7777;
+      await probe.close();
+      await fsp.unlink(temporary);
+      // COPYFILE_EXCL: made anew, never through whatever took the name meanwhile.
+      await fsp.copyFile(from, temporary, fsConstants.COPYFILE_EXCL | fsConstants.COPYFILE_FICLONE);
+      handle = await fsp.open(temporary, 'r+');
+      await handle.chmod(mode);
+    } catch (e) {
+      throw ioError(e, 'write', path);
+    }
+    await change.patch(handle);
+    const synced = handle.sync().then(
+      () => undefined,
+      (e: unknown) => ioError(e, 'write', path),
+    );
+    try {
+      await change.check(handle);
+    } finally {
+      const failure = await synced;
+      if (failure) throw failure;
+    }
     await handle.close();
     handle = undefined;
     await publish(temporary, path, options.force);

@@ -255,7 +255,9 @@ function addReEncrypt(program: EnvelopeCommand): void {
     .summary('give messages new master keys without re-encrypting their bodies')
     .description(
       'Unwrap the data key once, wrap it under the --to keys, re-authenticate the header and copy the body byte for byte ' +
-        '(a signed message is re-signed after its old signature verifies). --new-data-key decrypts and encrypts everything ' +
+        '(a signed message is re-signed after its old signature verifies). A file into a file whose new header is as long ' +
+        'as the old (keys of the same kinds) is copied by the file system (cloned where it can) and its header replaced in ' +
+        'the copy, whose body is then checked. --new-data-key decrypts and encrypts everything ' +
         'instead, upgrading non-committing suites. The old wrapped keys are dropped.',
     )
     .argument('[files...]', 'messages; stdin when none or -')

@@ -1,7 +1,10 @@
-import { reEncrypt, reEncryptWithNewDataKey } from '../../core/re-encrypt.js';
+import { reEncrypt, reEncryptBody, reEncryptWithNewDataKey, rewrapHeader } from '../../core/re-encrypt.js';
+// fs.promises (fsp), not node:fs/promises: loaded when first used.
+import { promises as fsp } from 'node:fs';
 import { EnvelopeError, UsageError } from '../../errors.js';
 import { openKeyrings } from '../../keyring/registry.js';
 import { armor, dearmor } from '../../stream/armor.js';
+import { ByteReader } from '../../stream/byte-reader.js';
 import { BatchError } from '../files.js';
 import { isStdio } from '../input.js';
 import { type KeystoreFlags, openKeystore } from '../keystore-options.js';
@@ -9,7 +12,8 @@ import { closeKms, type DiscoveryFlags, kmsServices } from '../kms-options.js';
 import { openUnwrappingKeyrings } from '../unwrapping-keys.js';
 import { parseCommitmentPolicy, type LimitFlags, parseLimits } from '../options.js';
 import { assertNotSameFile, refuseExisting, writeFileAtomically, writeStdout } from '../output.js';
-import { openInputWithProgress } from '../progress.js';
+import { openInputWithProgress, PROGRESS_THRESHOLD, startSpinner } from '../progress.js';
+import { fitsInPlace, reEncryptFileByCopy } from '../re-encrypt-file.js';
 import { problem } from '../terminal.js';
 import { describeKeyrings, watchMessage } from '../verbose.js';
 
@@ -77,10 +81,34 @@ async function reEncryptAll(files: string[], flags: ReEncryptFlags): Promise<voi
       // In place, a base64 message stays base64 (it may live in a CI variable or YAML).
       let armored = false;
       const { watch, watchedOptions } = watched(file);
-      const message = run(dearmor(await openInputWithProgress(file), (a) => (armored = a)), watchedOptions);
+      const input = dearmor(await openInputWithProgress(file), (a) => (armored = a));
+      const fileOptions = { force: !!flags.inPlace || !!flags.force, mode: 0o644 };
+      let message: AsyncIterable<Uint8Array>;
+      if (flags.newDataKey) message = reEncryptWithNewDataKey(input, watchedOptions);
+      else {
+        const reader = new ByteReader(input);
+        const rewrapped = await rewrapHeader(reader, watchedOptions).catch(async (e: unknown) => {
+          await reader.close();
+          throw e;
+        });
+        const size = !armored && fitsInPlace(rewrapped) && output !== '-' ? await copyableSize(file, output) : undefined;
+        if (size !== undefined) {
+          await reader.close();
+          // The copy has no progress to show: a large one gets a spinner.
+          const spinner = size > PROGRESS_THRESHOLD ? startSpinner(`re-encrypting ${file} (a copy made by the file system)`) : undefined;
+          try {
+            await reEncryptFileByCopy(file, output, rewrapped, fileOptions);
+          } finally {
+            spinner?.stop();
+          }
+          watch?.done();
+          continue;
+        }
+        message = reEncryptBody(reader, rewrapped);
+      }
       const bytes = flags.inPlace ? armorLike(message, () => armored) : message;
       if (output === '-') await writeStdout(bytes, true);
-      else await writeFileAtomically(output, bytes, { force: !!flags.inPlace || !!flags.force, mode: 0o644 });
+      else await writeFileAtomically(output, bytes, fileOptions);
       watch?.done();
     } catch (e) {
       if (files.length === 1 || !(e instanceof EnvelopeError)) throw e;
@@ -94,6 +122,15 @@ async function reEncryptAll(files: string[], flags: ReEncryptFlags): Promise<voi
     // The exit status is the first failure's; the message counts them all.
     throw new BatchError(`${failed} of ${files.length} files were not re-encrypted`, firstError, [`first: ${firstError.message}`]);
   }
+}
+
+/**
+ * The size of `input` when it is a regular file and `output` one too or a new
+ * name (what the file system can copy into place); else undefined.
+ */
+async function copyableSize(input: string, output: string): Promise<number | undefined> {
+  const [from, to] = await Promise.all([fsp.stat(input).catch(() => undefined), fsp.stat(output).catch(() => undefined)]);
+  return from?.isFile() && (to === undefined || to.isFile()) ? from.size : undefined;
 }
 
 /** Armors the output if the input turned out to be armored (known once the first bytes are read). */
