@@ -63,26 +63,21 @@ export async function writeFileAtomically(path: string, source: Output, options:
   if (existing?.isDirectory()) throw new IoError(`${path} is a directory`);
   await refuseExisting(path, options.force);
   const temporary = temporaryFor(path);
-  let handle: FileHandle | undefined;
+  let handle: FileHandle;
   try {
     handle = await fsp.open(temporary, 'wx', options.mode);
   } catch (e) {
     throw ioError(e, 'create', path);
   }
-  pendingTemporaries.add(temporary);
-  try {
-    await writeDurably(handle, source, path);
+  await publishAtomically(temporary, path, options.force, async () => {
+    try {
+      await writeDurably(handle, source, path);
+    } catch (e) {
+      await handle.close().catch(() => undefined);
+      throw e;
+    }
     await handle.close();
-    handle = undefined;
-    await publish(temporary, path, options.force);
-    await syncDirectory(dirname(path));
-  } catch (e) {
-    await handle?.close().catch(() => undefined);
-    await fsp.unlink(temporary).catch(() => undefined);
-    throw e;
-  } finally {
-    pendingTemporaries.delete(temporary);
-  }
+  });
 }
 
 /** A temporary sibling of `path`, hidden and named at random. */
@@ -91,15 +86,33 @@ function temporaryFor(path: string): string {
 }
 
 /**
- * Writes `path` as writeFileAtomically does (a temporary sibling, synced, then
- * renamed into place; removed on any failure), with as its content a copy of
- * the file `from` made by the file system: fs.copyFile, which clones the
- * file where the file system can (FICLONE: btrfs, XFS) and otherwise copies
- * it inside the kernel (copy_file_range). `change.patch` then changes the
- * copy in place, through a handle open for reading and writing, and
- * `change.check` checks it while it is synced (the disk writes while the
- * check reads). Only for a regular file or a new name at `path` (the caller
- * checks).
+ * Runs `write`, which completes and syncs the temporary file this process
+ * just created (and closes it), then moves it into place at `path`; on any
+ * failure, or an interruption (removeTemporariesSync), the temporary file is
+ * removed and `path` left as it was.
+ */
+async function publishAtomically(temporary: string, path: string, force: boolean, write: () => Promise<void>): Promise<void> {
+  pendingTemporaries.add(temporary);
+  try {
+    await write();
+    await publish(temporary, path, force);
+    await syncDirectory(dirname(path));
+  } catch (e) {
+    await fsp.unlink(temporary).catch(() => undefined);
+    throw e;
+  } finally {
+    pendingTemporaries.delete(temporary);
+  }
+}
+
+/**
+ * Writes `path` as writeFileAtomically does, with as its content a copy of
+ * the file `from` made by the file system: fs.copyFile, which clones the file
+ * where the file system can (FICLONE: btrfs, XFS) and otherwise copies it
+ * inside the kernel (copy_file_range). `change.patch` then changes the copy
+ * in place, through a handle open for reading and writing, and `change.check`
+ * checks it while it is synced (the disk writes while the check reads). Only
+ * for a regular file or a new name at `path` (the caller checks).
  */
 export async function copyFileAtomically(
   from: string,
@@ -110,45 +123,46 @@ export async function copyFileAtomically(
   if ((await fsp.stat(path).catch(() => undefined))?.isDirectory()) throw new IoError(`${path} is a directory`);
   await refuseExisting(path, options.force);
   const temporary = temporaryFor(path);
-  pendingTemporaries.add(temporary);
-  let handle: FileHandle | undefined;
+  // The copy would take the mode of `from`; the output gets the one a written
+  // file gets (options.mode less the umask), learnt from a file made with it.
+  let probe: FileHandle;
   try {
+    probe = await fsp.open(temporary, 'wx', options.mode);
+  } catch (e) {
+    throw ioError(e, 'create', path);
+  }
+  await publishAtomically(temporary, path, options.force, async () => {
+    let handle: FileHandle | undefined;
     try {
-      // The copy takes the mode of `from`; the output gets the one a written
-      // file gets (options.mode less the umask), learnt from a file made with it.
-      const probe = await fsp.open(temporary, 'wx', options.mode);
-      const mode = (await probe.stat()).mode & 0o7777;
-      await probe.close();
-      await fsp.unlink(temporary);
-      // COPYFILE_EXCL: made anew, never through whatever took the name meanwhile.
-      await fsp.copyFile(from, temporary, fsConstants.COPYFILE_EXCL | fsConstants.COPYFILE_FICLONE);
-      handle = await fsp.open(temporary, 'r+');
-      await handle.chmod(mode);
+      try {
+        const mode = (await probe.stat()).mode & 0o7777;
+        await probe.close();
+        await fsp.unlink(temporary);
+        // COPYFILE_EXCL: made anew, never through whatever took the name meanwhile.
+        await fsp.copyFile(from, temporary, fsConstants.COPYFILE_EXCL | fsConstants.COPYFILE_FICLONE);
+        handle = await fsp.open(temporary, 'r+');
+        await handle.chmod(mode);
+      } catch (e) {
+        throw ioError(e, 'write', path);
+      }
+      await change.patch(handle);
+      const synced = handle.sync().then(
+        () => undefined,
+        (e: unknown) => ioError(e, 'write', path),
+      );
+      try {
+        await change.check(handle);
+      } finally {
+        const failure = await synced;
+        if (failure) throw failure;
+      }
     } catch (e) {
-      throw ioError(e, 'write', path);
-    }
-    await change.patch(handle);
-    const synced = handle.sync().then(
-      () => undefined,
-      (e: unknown) => ioError(e, 'write', path),
-    );
-    try {
-      await change.check(handle);
-    } finally {
-      const failure = await synced;
-      if (failure) throw failure;
+      await probe.close().catch(() => undefined);
+      await handle?.close().catch(() => undefined);
+      throw e;
     }
     await handle.close();
-    handle = undefined;
-    await publish(temporary, path, options.force);
-    await syncDirectory(dirname(path));
-  } catch (e) {
-    await handle?.close().catch(() => undefined);
-    await fsp.unlink(temporary).catch(() => undefined);
-    throw e;
-  } finally {
-    pendingTemporaries.delete(temporary);
-  }
+  });
 }
 
 async function writeSpecial(path: string, source: AsyncIterable<Uint8Array>): Promise<void> {
