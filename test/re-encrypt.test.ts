@@ -789,7 +789,10 @@ describe('envelope re-encrypt (cli)', () => {
         expect(listing(w), name).toEqual(snapshot);
       }
       // The intact message: the body copied byte for byte, the new key's header in place of the old.
-      await w.ok(['re-encrypt', 'frames.enc', '--to', 'new', '-o', 'frames.out']);
+      const copied = await w.ok(['-v', 're-encrypt', 'frames.enc', '--to', 'new', '-o', 'frames.out']);
+      expect(copied.stderr).toMatch(/frames\.enc: copied by the file system/);
+      const streamed = await w.ok(['-v', 're-encrypt', '--to', 'new', '-o', 'frames.streamed'], good);
+      expect(streamed.stderr).not.toMatch(/copied by the file system/);
       const out = w.read('frames.out');
       expect(header(out).length).toBe(at);
       expect(out.subarray(at).equals(good.subarray(at))).toBe(true);

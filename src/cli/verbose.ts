@@ -27,6 +27,8 @@ export function describeKeyrings(keyrings: readonly Keyring[]): string {
 export interface MessageWatch {
   /** For decrypt's and re-encrypt's onHeader: the header has authenticated under the unwrapped data key. */
   readonly unwrapped: (header: MessageHeader, keyring: Keyring) => void;
+  /** Says how the message is being written, when it is not the usual way. */
+  readonly note: (text: string) => void;
   /** The message has been written. */
   readonly done: () => void;
 }
@@ -57,6 +59,7 @@ export function watchMessage(
       say(`data key unwrapped by ${unwrappedBy(h, keyring)}`);
       if (options.afterUnwrap) say(options.afterUnwrap);
     },
+    note: say,
     done: () => {
       const total = now() - start;
       say(header === undefined ? `total ${ms(total)}` : `header read and data key unwrapped in ${ms(header)}; total ${ms(total)}`);

@@ -94,6 +94,7 @@ async function reEncryptAll(files: string[], flags: ReEncryptFlags): Promise<voi
         const size = !armored && fitsInPlace(rewrapped) && output !== '-' ? await copyableSize(file, output) : undefined;
         if (size !== undefined) {
           await reader.close();
+          watch?.note('copied by the file system, the new header written over the old and the body checked in place');
           // The copy has no progress to show: a large one gets a spinner.
           const spinner = size > PROGRESS_THRESHOLD ? startSpinner(`re-encrypting ${file} (a copy made by the file system)`) : undefined;
           try {
