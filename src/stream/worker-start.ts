@@ -1,7 +1,7 @@
 // Worker threads being started while this thread goes on sealing or opening
 // frames alone (seal.ts, open.ts): a worker takes ~35-60 ms to start on the
 // bench's 2 cores, and a message that waited for them stood still that long.
-// The caller asks `running` at each frame and switches to the workers once
+// The caller asks take() at each frame and switches to the workers once
 // they run; a message that ends first never uses them.
 
 import type { FramePool } from './frame-pool.js';
