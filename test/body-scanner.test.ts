@@ -9,7 +9,7 @@ import { IntegrityError } from '../src/errors.js';
 import { ContentType, FINAL_FRAME_MARKER } from '../src/format/constants.js';
 import type { MessageHeader } from '../src/format/header.js';
 import { BodyScanner } from '../src/stream/body-scanner.js';
-import { scanBodyAt } from '../src/stream/walk.js';
+import { SCAN_WINDOW, scanBodyAt } from '../src/stream/walk.js';
 
 const u32 = (n: number) => {
   const b = Buffer.alloc(4);
@@ -127,34 +127,58 @@ describe('body scanner', () => {
 });
 
 describe('scanBodyAt: a body in a file, its frame headers read, the rest passed over', () => {
-  /** readAt over `bytes`, counting the bytes it was asked to read. */
+  /** readAt over `bytes`, counting the reads and the bytes read. */
   function reading(bytes: Buffer) {
-    const counter = { read: 0 };
+    const counter = { read: 0, calls: 0 };
     const readAt = async (position: number, length: number) => {
-      counter.read += length;
-      return bytes.subarray(position, position + length);
+      counter.calls++;
+      const got = bytes.subarray(position, position + length);
+      counter.read += got.length;
+      return got;
     };
     return { readAt, counter };
   }
   const start = 7; // a header's worth of bytes before the body
 
-  it('finds the end and the layout the scanner finds, reading only the fields', async () => {
+  /** The layout the scanner finds when the body is fed to it whole. */
+  function streamedLayout(h: MessageHeader, body: Buffer) {
+    const streamed = new BodyScanner(h);
+    streamed.scan(body);
+    return streamed.layout;
+  }
+
+  it('frames of a window and more: the end and layout the scanner finds, reading only the fields', async () => {
     for (const [h, body] of [
-      [header(ContentType.Framed, 16), framedBody(16, 40)],
-      [header(ContentType.Framed, 16), framedBody(16, 0)],
-      [header(ContentType.Framed, 5), framedBody(5, 23)],
+      [header(ContentType.Framed, SCAN_WINDOW), framedBody(SCAN_WINDOW, 3 * SCAN_WINDOW + 100)],
+      [header(ContentType.Framed, SCAN_WINDOW), framedBody(SCAN_WINDOW, 0)],
       [header(ContentType.NonFramed, 0), nonFramedBody(40)],
     ] as const) {
       const file = Buffer.concat([filler(start), body]);
       const { readAt, counter } = reading(file);
-      const streamed = new BodyScanner(h);
-      streamed.scan(body);
       const { end, layout } = await scanBodyAt(readAt, start, file.length, h);
       expect(end).toBe(file.length);
-      expect(layout).toEqual(streamed.layout);
+      expect(layout).toEqual(streamedLayout(h, body));
       // 4 bytes per regular frame, 12 for the final one's marker, number and length (non-framed: 8 for its length).
       const fields = h.contentType === ContentType.NonFramed ? 8 : 4 * (layout.frames - 1) + 12;
       expect(counter.read).toBe(fields);
+    }
+  });
+
+  it('smaller frames: the same, read a window at a time, not a read per frame', async () => {
+    for (const [frameLength, plaintextLength] of [
+      [16, 40],
+      [5, 23],
+      [4096, 300_000],
+      [SCAN_WINDOW - 1, 3 * SCAN_WINDOW],
+    ] as const) {
+      const h = header(ContentType.Framed, frameLength);
+      const body = framedBody(frameLength, plaintextLength);
+      const file = Buffer.concat([filler(start), body]);
+      const { readAt, counter } = reading(file);
+      const { end, layout } = await scanBodyAt(readAt, start, file.length, h);
+      expect(end).toBe(file.length);
+      expect(layout).toEqual(streamedLayout(h, body));
+      expect(counter.calls, `frame ${frameLength}`).toBeLessThanOrEqual(Math.ceil(body.length / SCAN_WINDOW));
     }
   });
 
@@ -164,15 +188,27 @@ describe('scanBodyAt: a body in a file, its frame headers read, the rest passed 
     expect((await scanBodyAt(reading(file).readAt, start, file.length, header(ContentType.Framed, 16))).end).toBe(start + body.length);
   });
 
-  it('a file cut anywhere in the body is the error the streamed walk gives', async () => {
-    const body = framedBody(16, 40);
-    for (let cut = 0; cut < body.length; cut++) {
-      const file = Buffer.concat([filler(start), body.subarray(0, cut)]);
-      const streamed = new BodyScanner(header(ContentType.Framed, 16));
-      streamed.scan(body.subarray(0, cut));
-      await expect(scanBodyAt(reading(file).readAt, start, file.length, header(ContentType.Framed, 16)), `cut at ${cut}`).rejects.toThrow(
-        new IntegrityError(`message is truncated (it ends inside the ${streamed.where})`),
-      );
+  it('a file cut anywhere in the body is the error the streamed walk gives, frames read or passed over', async () => {
+    const small = framedBody(16, 40);
+    const large = framedBody(SCAN_WINDOW, 2 * SCAN_WINDOW + 50);
+    const frame = 4 + 12 + SCAN_WINDOW + 16;
+    // Every cut of the small body; around every field and frame boundary of the large one.
+    const nearLarge = [0, frame, 2 * frame, 2 * frame + 4, 2 * frame + 8, 2 * frame + 20, 2 * frame + 24, large.length].flatMap((b) =>
+      Array.from({ length: 41 }, (_, i) => b - 20 + i),
+    );
+    for (const [frameLength, body, cuts] of [
+      [16, small, Array.from({ length: small.length }, (_, i) => i)],
+      [SCAN_WINDOW, large, nearLarge.filter((c) => c >= 0 && c < large.length)],
+    ] as const) {
+      const h = header(ContentType.Framed, frameLength);
+      for (const cut of cuts) {
+        const file = Buffer.concat([filler(start), body.subarray(0, cut)]);
+        const streamed = new BodyScanner(h);
+        streamed.scan(body.subarray(0, cut));
+        await expect(scanBodyAt(reading(file).readAt, start, file.length, h), `frame ${frameLength}, cut at ${cut}`).rejects.toThrow(
+          new IntegrityError(`message is truncated (it ends inside the ${streamed.where})`),
+        );
+      }
     }
   });
 
