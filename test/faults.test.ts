@@ -320,12 +320,16 @@ describe('a full disk is exit 3 and leaves nothing behind', () => {
     expectError(r, 3, /no space left on device/);
   });
 
-  it.skipIf(!!NO_TMPFS)(title('encrypt and decrypt of 1 MB into a 256 KiB tmpfs: exit 3, the directory stays empty', NO_TMPFS), async () => {
+  it.skipIf(!!NO_TMPFS)(title('encrypt, decrypt and re-encrypt of 1 MB into a 256 KiB tmpfs: exit 3, the directory stays empty', NO_TMPFS), async () => {
     await withTmpfs('256k', async (mnt) => {
       await overfill(mnt, mid, midEnc);
       // Input from a pipe: the same through the stream path.
       const piped = await run(['decrypt', '-k', key, '-o', join(mnt, 'piped')], { stdin: readFileSync(midEnc) });
       expectError(piped, 3, /no space left on device/);
+      expect(readdirSync(mnt)).toEqual([]);
+      // re-encrypt to a key of the same kind: the file system's copy fills the disk (src/cli/re-encrypt-file.ts).
+      const copied = await run(['re-encrypt', '--from', key, '--to', key, '-o', join(mnt, 're.enc'), midEnc]);
+      expectError(copied, 3, /cannot write .*re\.enc: no space left on device/);
       expect(readdirSync(mnt)).toEqual([]);
     });
   });
