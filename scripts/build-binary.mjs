@@ -18,7 +18,7 @@ import { copyFileSync, chmodSync, mkdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { buildSeparateFiles, CJS_FOR_NODE, lazyChildProcessForCommander, SEPARATE, separatePackages } from './esbuild-options.mjs';
+import { buildSeparateFiles, CJS_FOR_NODE, lazyChildProcessForCommander, lazyFsPromises, SEPARATE, separatePackages } from './esbuild-options.mjs';
 import { frameWorkerSource } from './frame-worker-source.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -49,7 +49,7 @@ await build({
   // (9 MiB of source, parsed at every start). envelope searches for no .ts
   // config (src/cli/config.ts), so that require never runs.
   external: ['typescript'],
-  plugins: [separatePackages((file) => `(${loadAsset})(${JSON.stringify(file)})`), lazyChildProcessForCommander],
+  plugins: [separatePackages((file) => `(${loadAsset})(${JSON.stringify(file)})`), lazyChildProcessForCommander, lazyFsPromises],
   define: {
     ENVELOPE_VERSION: JSON.stringify(version),
     ENVELOPE_FRAME_WORKER_SOURCE: JSON.stringify(workerSource),

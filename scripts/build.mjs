@@ -28,7 +28,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { buildSeparateFiles, CJS_FOR_NODE as common, lazyChildProcessForCommander, ROOT as root, separatePackages } from './esbuild-options.mjs';
+import { buildSeparateFiles, CJS_FOR_NODE as common, lazyChildProcessForCommander, lazyFsPromises, ROOT as root, separatePackages } from './esbuild-options.mjs';
 import { frameWorkerSource } from './frame-worker-source.mjs';
 
 const dist = join(root, 'dist');
@@ -55,7 +55,7 @@ await build({
   banner: { js: MODULE_WRAPPER[0] },
   footer: { js: MODULE_WRAPPER[1] },
   // Each separate package's file is required from beside the bundle; cosmiconfig from node_modules.
-  plugins: [separatePackages((file) => `require(${JSON.stringify(`./${file}`)})`, ['cosmiconfig']), lazyChildProcessForCommander],
+  plugins: [separatePackages((file) => `require(${JSON.stringify(`./${file}`)})`, ['cosmiconfig']), lazyChildProcessForCommander, lazyFsPromises],
   define: {
     ENVELOPE_VERSION: JSON.stringify(version),
     ENVELOPE_FRAME_WORKER_SOURCE: JSON.stringify(await frameWorkerSource()),

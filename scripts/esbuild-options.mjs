@@ -70,6 +70,27 @@ export const lazyChildProcessForCommander = {
   },
 };
 
+/**
+ * node:fs/promises, when imported, loads readline and the fs watchers with it
+ * (eleven of Node's modules, at every start, for the commands that import it
+ * at their top: output files, key files, the lock's heartbeat). Every import
+ * of it becomes a module of getters, one per function, that reach
+ * require('node:fs').promises on first use, which loads them then. The
+ * source imports node:fs/promises as usual; test/start-up.test.ts checks that
+ * a decrypt to stdout does not load it.
+ */
+export const lazyFsPromises = {
+  name: 'lazy-fs-promises',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?fs\/promises$/ }, () => ({ path: 'fs/promises', namespace: 'lazy-fs-promises' }));
+    b.onLoad({ filter: /.*/, namespace: 'lazy-fs-promises' }, async () => {
+      const { promises } = await import('node:fs');
+      const getters = Object.keys(promises).map((name) => `get ${name}() { return require('node:fs').promises.${name}; }`);
+      return { contents: `module.exports = { ${getters.join(', ')} };`, loader: 'js' };
+    });
+  },
+};
+
 // An import() of a CommonJS file gets its module.exports as the default export
 // (Node's rule, which esbuild follows for our ESM source): ora's file exports
 // ora itself, so `const { default: ora } = await import('ora')` finds it.

@@ -4,8 +4,7 @@
 // others; the exit status is then the first failure's.
 
 import type { Stats } from 'node:fs';
-// fs.promises (fsp), not node:fs/promises: loaded when first used, not with eleven of Node's modules at every start.
-import { promises as fsp } from 'node:fs';
+import * as fsp from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { EnvelopeError, type ErrorCode, IoError, ioError, UsageError } from '../errors.js';
 import { isStdio } from './input.js';

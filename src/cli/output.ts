@@ -4,8 +4,8 @@
 // removed, so no partial output ever appears and an existing file is untouched.
 
 import { randomBytes } from 'node:crypto';
-// fs.promises (fsp), not node:fs/promises: loaded when first used, not with eleven of Node's modules at every start.
-import { constants as fsConstants, promises as fsp, type Stats, unlinkSync, writevSync } from 'node:fs';
+import { constants as fsConstants, type Stats, unlinkSync, writevSync } from 'node:fs';
+import * as fsp from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';

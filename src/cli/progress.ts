@@ -3,8 +3,8 @@
 // terminal (not a pipe, not a CI log) and without -q; otherwise the input goes
 // through untouched and ora is never imported.
 
-// fs.promises (fsp), not node:fs/promises: loaded when first used, not with eleven of Node's modules at every start.
-import { fstatSync, promises as fsp } from 'node:fs';
+import { fstatSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { isStdio, openInput } from './input.js';
 import { clearStatus, colorsOn, interactive, loadColors, setStatus } from './terminal.js';
 
@@ -16,7 +16,7 @@ const REDRAW_INTERVAL_MS = 100;
 /** The size of an input that is a regular file (named, or stdin redirected from one); else undefined. */
 async function inputSize(path: string | undefined): Promise<number | undefined> {
   try {
-    const s = isStdio(path) ? fstatSync(0) : await fsp.stat(path!);
+    const s = isStdio(path) ? fstatSync(0) : await stat(path!);
     return s.isFile() ? s.size : undefined;
   } catch {
     return undefined;

@@ -1,12 +1,11 @@
 // Reading key material from files named in key specifiers.
 
-// fs.promises (fsp), not node:fs/promises: loaded when first used, not with eleven of Node's modules at every start.
-import { promises as fsp } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { ioError } from '../errors.js';
 
 export async function readKeyFile(path: string): Promise<Buffer> {
   try {
-    return await fsp.readFile(path);
+    return await readFile(path);
   } catch (e) {
     throw ioError(e, 'read key file', path);
   }

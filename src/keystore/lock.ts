@@ -14,8 +14,8 @@
 // heartbeat are timers.
 
 import { randomBytes } from 'node:crypto';
-// fs.promises (fsp), not node:fs/promises: loaded when first used, not with eleven of Node's modules at every start.
-import { closeSync, linkSync, openSync, promises as fsp, readFileSync, type Stats, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, linkSync, openSync, readFileSync, type Stats, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { ioError, KeyServiceError } from '../errors.js';
 
@@ -96,7 +96,7 @@ function removeQuietly(path: string): void {
 function held(path: string, owner: string): Lock {
   const heartbeat = setInterval(() => {
     const now = new Date();
-    fsp.utimes(path, now, now).catch(() => undefined);
+    utimes(path, now, now).catch(() => undefined);
   }, HEARTBEAT_MS);
   heartbeat.unref();
   return {

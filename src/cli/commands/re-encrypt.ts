@@ -1,6 +1,5 @@
 import { reEncrypt, reEncryptBody, reEncryptWithNewDataKey, rewrapHeader } from '../../core/re-encrypt.js';
-// fs.promises (fsp), not node:fs/promises: loaded when first used.
-import { promises as fsp } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { EnvelopeError, UsageError } from '../../errors.js';
 import { openKeyrings } from '../../keyring/registry.js';
 import { armor, dearmor } from '../../stream/armor.js';
@@ -130,7 +129,7 @@ async function reEncryptAll(files: string[], flags: ReEncryptFlags): Promise<voi
  * name (what the file system can copy into place); else undefined.
  */
 async function copyableSize(input: string, output: string): Promise<number | undefined> {
-  const [from, to] = await Promise.all([fsp.stat(input).catch(() => undefined), fsp.stat(output).catch(() => undefined)]);
+  const [from, to] = await Promise.all([stat(input).catch(() => undefined), stat(output).catch(() => undefined)]);
   return from?.isFile() && (to === undefined || to.isFile()) ? from.size : undefined;
 }
 
