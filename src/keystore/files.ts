@@ -29,14 +29,19 @@ export function writeFileDurably(path: string, data: string | Uint8Array): void 
     }
     renameSync(temporary, path);
   } catch (e) {
-    try {
-      unlinkSync(temporary);
-    } catch {
-      // never created, or already renamed
-    }
+    removeQuietly(temporary); // if it was made and not yet renamed
     throw ioError(e, 'write', path);
   }
   syncDirectory(dirname(path));
+}
+
+/** Removes a file, or nothing if it is not there. */
+export function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // gone already, or never made
+  }
 }
 
 export function syncDirectory(dir: string): void {

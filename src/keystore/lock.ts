@@ -14,10 +14,11 @@
 // heartbeat are timers.
 
 import { randomBytes } from 'node:crypto';
-import { closeSync, linkSync, openSync, readFileSync, type Stats, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, linkSync, openSync, readFileSync, type Stats, statSync, writeFileSync } from 'node:fs';
 import { utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { ioError, KeyServiceError } from '../errors.js';
+import { removeQuietly } from './files.js';
 
 const STALE_MS = 30_000;
 const HEARTBEAT_MS = 5_000;
@@ -82,14 +83,6 @@ function statQuietly(path: string): Stats | undefined {
     return statSync(path);
   } catch {
     return undefined;
-  }
-}
-
-function removeQuietly(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // gone already
   }
 }
 
