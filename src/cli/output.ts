@@ -132,37 +132,41 @@ export async function copyFileAtomically(
     throw ioError(e, 'create', path);
   }
   await publishAtomically(temporary, path, options.force, async () => {
-    let handle: FileHandle | undefined;
+    const handle = await copyInto(probe, temporary, from, path);
     try {
-      try {
-        const mode = (await probe.stat()).mode & 0o7777;
-        await probe.close();
-        await fsp.unlink(temporary);
-        // COPYFILE_EXCL: made anew, never through whatever took the name meanwhile.
-        await fsp.copyFile(from, temporary, fsConstants.COPYFILE_EXCL | fsConstants.COPYFILE_FICLONE);
-        handle = await fsp.open(temporary, 'r+');
-        await handle.chmod(mode);
-      } catch (e) {
-        throw ioError(e, 'write', path);
-      }
       await change.patch(handle);
-      const synced = handle.sync().then(
-        () => undefined,
-        (e: unknown) => ioError(e, 'write', path),
-      );
-      try {
-        await change.check(handle);
-      } finally {
-        const failure = await synced;
-        if (failure) throw failure;
-      }
+      // The disk writes the copy while the check reads it; a failed sync is the one reported first.
+      const [synced, checked] = await Promise.allSettled([handle.sync(), change.check(handle)]);
+      if (synced.status === 'rejected') throw ioError(synced.reason, 'write', path);
+      if (checked.status === 'rejected') throw checked.reason;
     } catch (e) {
-      await probe.close().catch(() => undefined);
-      await handle?.close().catch(() => undefined);
+      await handle.close().catch(() => undefined);
       throw e;
     }
     await handle.close();
   });
+}
+
+/**
+ * Makes `temporary`, now the probe (a file made with the output's mode), a
+ * copy of `from` with that mode, and opens it for reading and writing.
+ */
+async function copyInto(probe: FileHandle, temporary: string, from: string, path: string): Promise<FileHandle> {
+  let handle: FileHandle | undefined;
+  try {
+    const mode = (await probe.stat()).mode & 0o7777;
+    await probe.close();
+    await fsp.unlink(temporary);
+    // COPYFILE_EXCL: made anew, never through whatever took the name meanwhile.
+    await fsp.copyFile(from, temporary, fsConstants.COPYFILE_EXCL | fsConstants.COPYFILE_FICLONE);
+    handle = await fsp.open(temporary, 'r+');
+    await handle.chmod(mode);
+    return handle;
+  } catch (e) {
+    await probe.close().catch(() => undefined);
+    await handle?.close().catch(() => undefined);
+    throw ioError(e, 'write', path);
+  }
 }
 
 async function writeSpecial(path: string, source: AsyncIterable<Uint8Array>): Promise<void> {
