@@ -1,7 +1,8 @@
 // Terminal manners (DESIGN §5): colors only on a terminal and never with
 // NO_COLOR (FORCE_COLOR forces them); a spinner while a passphrase unlocks the
-// keystore and a progress line for inputs over 64 MiB, only on a terminal that
-// is not a CI log; -q keeps only errors; -v adds keys and timings. Terminals
+// keystore or re-encrypt has the file system copy a large file, and a progress
+// line for inputs over 64 MiB, only on a terminal that is not a CI log; -q
+// keeps only errors; -v adds keys and timings. Terminals
 // are real ptys made by util-linux `script`; everything else runs through pipes.
 
 import { spawn, spawnSync } from 'node:child_process';
@@ -154,6 +155,18 @@ describe('on a terminal', () => {
     } finally {
       await kms.stop();
     }
+  });
+
+  it.skipIf(!HAS_SCRIPT).concurrent(onTerminal('re-encrypt of an 80 MiB file copied by the file system shows a spinner naming it; not with -q'), async () => {
+    const sealed = await run(['encrypt', '-k', key, '-o', 'big-re.enc', big]);
+    expect(sealed.code, sealed.stderr).toBe(0);
+    const r = await onPty(['re-encrypt', '--from', key, '--to', key, '-o', 'big-re.out', 'big-re.enc']);
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toContain('re-encrypting big-re.enc (a copy made by the file system)');
+    expect(r.out).toMatch(/[\u2800-\u28ff]/);
+    const quiet = await onPty(['-q', 're-encrypt', '--from', key, '--to', key, '-o', 'big-re-quiet.out', 'big-re.enc']);
+    expect(quiet.code, quiet.out).toBe(0);
+    expect(quiet.out.replace(/\x1b\[\?25h/g, '')).toBe('');
   });
 
   it.skipIf(!HAS_SCRIPT).concurrent(onTerminal('in CI (CI set) a terminal gets no progress line'), async () => {
