@@ -9,9 +9,9 @@
 //                "<pid>@<host>"; a waiter breaks it when that pid is dead (or the
 //                file is long untouched), and never breaks a lock someone else has
 //                taken meanwhile.
-//   audit.ts     audit.log is appended (fsync) and then audit.head is replaced, so a
-//                kill between the two leaves the head one line behind, which
-//                `audit --verify` accepts.
+//   audit.ts     audit.log is appended (fsync) and then audit.head is rewritten in
+//                place, so a kill between the two leaves the head one line behind,
+//                which `audit --verify` accepts.
 //
 // A few tests pause or kill a real envelope process at one chosen file operation
 // through a Node --import preload (written to a temp dir at run time): nothing in
@@ -212,6 +212,8 @@ async function waitFor(condition: () => boolean, ms: number): Promise<boolean> {
 // A preload for fault injection, configured by ENVELOPE_TEST_FAULT:
 //   {"on": "rename", "match": SUBSTRING, ...}  the first renameSync (the keystore's writes,
 //                                              files.ts) whose target contains SUBSTRING
+//   {"on": "open", "match": SUBSTRING, ...}    the first openSync of a path that contains
+//                                              SUBSTRING (audit.head, rewritten in place)
 //   {"on": "probe", ...}                       the first liveness probe process.kill(PID, 0)
 //                                              of another process (lock.ts isStale)
 // with "action": "kill" (SIGKILL itself there) or "wait" (until the file "gate" exists),
@@ -228,14 +230,16 @@ function fire() {
   if (fault.reached) fs.writeFileSync(fault.reached, String(process.pid));
   if (fault.action === 'kill') kill(process.pid, 'SIGKILL');
 }
-if (fault && fault.on === 'rename') {
-  const rename = fs.renameSync;
-  fs.renameSync = function (from, to) {
-    if (!fired && String(to).includes(fault.match)) {
+if (fault && (fault.on === 'rename' || fault.on === 'open')) {
+  const name = fault.on === 'rename' ? 'renameSync' : 'openSync';
+  const original = fs[name];
+  fs[name] = function (...args) {
+    const target = String(fault.on === 'rename' ? args[1] : args[0]);
+    if (!fired && target.includes(fault.match)) {
       fire();
       while (fault.action === 'wait' && !fs.existsSync(fault.gate)) Atomics.wait(cell, 0, 0, 5);
     }
-    return rename.call(this, from, to);
+    return original.apply(this, args);
   };
   syncBuiltinESMExports();
 }
@@ -258,7 +262,7 @@ beforeAll(() => {
 });
 
 interface Fault {
-  on: 'rename' | 'probe';
+  on: 'rename' | 'open' | 'probe';
   match?: string;
   action: 'kill' | 'wait';
   reached?: string;
@@ -493,7 +497,7 @@ describe('SIGKILL in the middle of an update', () => {
 
       const audit = readAudit(dir);
       expect(audit.problem).toBeUndefined();
-      // The documented window: a kill between appending a line and replacing audit.head
+      // The documented window: a kill between appending a line and rewriting audit.head
       // leaves the head one line behind, and that line is the killed process's own.
       if (audit.headTrail !== 0) {
         expect(audit.headTrail, 'audit.head names the newest line or the one before').toBe(1);
@@ -588,11 +592,11 @@ describe('SIGKILL in the middle of an update', () => {
     console.log(`kill loop: ${JSON.stringify({ ...stats, typicalMs, maxDelayMs, seconds: Math.round((Date.now() - loopStart) / 1000) })}`);
   }, 90_000);
 
-  // The documented crash window, hit exactly: SIGKILL right before audit.head is replaced.
-  it('a kill between appending the audit line and replacing audit.head: the head is one line behind and --verify accepts it', async () => {
+  // The documented crash window, hit exactly: SIGKILL right before audit.head is rewritten.
+  it('a kill between appending the audit line and rewriting audit.head: the head is one line behind and --verify accepts it', async () => {
     const dir = join(workdir(), 'ks');
     expect((await cli(dir, ['keygen', 'r'])).code).toBe(0);
-    const run = startWithFault(dir, ['rotate', 'r'], { on: 'rename', match: '/audit.head', action: 'kill' });
+    const run = startWithFault(dir, ['rotate', 'r'], { on: 'open', match: '/audit.head', action: 'kill' });
     const result = await run.done;
     expect(result.signal).toBe('SIGKILL');
 
@@ -619,7 +623,7 @@ describe('SIGKILL in the middle of an update', () => {
     expect((await cli(dir, ['keygen', 'r'])).code).toBe(0);
     const pids: number[] = [];
     for (const _ of range(2)) {
-      const run = startWithFault(dir, ['rotate', 'r'], { on: 'rename', match: '/audit.head', action: 'kill' });
+      const run = startWithFault(dir, ['rotate', 'r'], { on: 'open', match: '/audit.head', action: 'kill' });
       expect((await run.done).signal).toBe('SIGKILL');
       pids.push(run.pid);
     }

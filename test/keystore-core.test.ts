@@ -4,9 +4,10 @@
 
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decrypt } from '../src/core/decrypt.js';
 import { encrypt } from '../src/core/encrypt.js';
@@ -429,6 +430,57 @@ describe('audit log', () => {
     audit.append([event(0)], now);
     expect(readFileSync(audit.logPath, 'utf8').split('\n')[1]!.length).toBeGreaterThan(8 * 1024);
     expect(await audit.verify()).toBe(6);
+  });
+
+  it('writes each line\'s time as toISOString does, without it', async () => {
+    const { isoTime } = await import('../src/keystore/audit.js');
+    fc.assert(
+      fc.property(fc.date({ min: new Date('0000-01-01T00:00:00.000Z'), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true }), (date) => {
+        expect(isoTime(date)).toBe(date.toISOString());
+      }),
+      { numRuns: 2000 },
+    );
+    for (const date of [new Date(T0), new Date(0), new Date('0000-01-01T00:00:00.000Z'), new Date(-1), new Date('+010000-01-01T00:00:00.000Z'), new Date(8.64e15)]) {
+      expect(isoTime(date)).toBe(date.toISOString());
+    }
+    expect(() => isoTime(new Date(Number.NaN))).toThrow(RangeError);
+  });
+
+  it('rewrites audit.head in place, to the newest line\'s hash and nothing else', async () => {
+    const { AuditLog } = await import('../src/keystore/audit.js');
+    const audit = new AuditLog(workdir());
+    const event = { operation: 'decrypt', keyId: 'k', outcome: 'success' as const };
+    const head = () => JSON.parse(readFileSync(audit.headPath, 'utf8')) as { hash: string };
+    const newest = () => (JSON.parse(readFileSync(audit.logPath, 'utf8').trimEnd().split('\n').pop()!) as { hash: string }).hash;
+    audit.append([event], new Date(T0)); // made durably, by rename
+    const inode = statSync(audit.headPath).ino;
+    audit.append([event, event], new Date(T0));
+    expect(statSync(audit.headPath).ino).toBe(inode);
+    expect(head().hash).toBe(newest());
+    // A head longer than one (written by hand, say) is cut to the new one.
+    writeFileSync(audit.headPath, `${JSON.stringify(head(), null, 8)}\n\n`);
+    audit.append([event], new Date(T0));
+    expect(readFileSync(audit.headPath, 'utf8')).toBe(JSON.stringify({ hash: newest() }));
+    expect(statSync(audit.headPath).ino).toBe(inode);
+    expect(await audit.verify()).toBe(4);
+    // A head that is gone is made again.
+    unlinkSync(audit.headPath);
+    audit.append([event], new Date(T0));
+    expect(head().hash).toBe(newest());
+    expect(await audit.verify()).toBe(5);
+  });
+
+  it('verifyAudit waits for the keystore lock: an append half done is not a broken chain', async () => {
+    const { ks } = clockedKeystore();
+    await ks.createKey({ spec: 'AES_256', alias: 'alias/k' });
+    const lock = await acquireLock(join(ks.dir, 'keystore.lock'));
+    let verified: number | undefined;
+    const verifying = ks.verifyAudit().then((n) => (verified = n));
+    await new Promise((r) => setTimeout(r, 150));
+    expect(verified).toBeUndefined();
+    await lock.release();
+    expect(await verifying).toBe(1);
+    expect(existsSync(join(ks.dir, 'keystore.lock'))).toBe(false);
   });
 
   it('a write to the log that fails is an I/O error naming the log, not an internal one', async () => {

@@ -10,6 +10,7 @@
 // durably and appends its audit events before letting go.
 
 import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { EnvelopeError, KeyAccessError, NoKeyError, UsageError } from '../errors.js';
 import type { EncryptionContext } from '../format/encryption-context.js';
@@ -131,6 +132,17 @@ export class Keystore {
       writeFileDurably(this.file, `${JSON.stringify(draft, null, 2)}\n`);
       this.audit.append([...purged, ...audit], this.now());
       return result;
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /** Checks the audit log's chain (AuditLog.verify) while no process appends to it; returns its line count. */
+  async verifyAudit(): Promise<number> {
+    if (!existsSync(this.dir)) return this.audit.verify(); // no keystore: nothing to lock, nothing to check
+    const lock = await acquireLock(this.lockPath);
+    try {
+      return await this.audit.verify();
     } finally {
       await lock.release();
     }

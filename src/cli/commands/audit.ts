@@ -11,7 +11,7 @@ interface AuditFlags extends KeystoreFlags {
 export async function run(_: string[], flags: AuditFlags): Promise<void> {
   const ks = openKeystore(flags);
   if (flags.verify) {
-    const lines = await ks.audit.verify();
+    const lines = await ks.verifyAudit();
     return note(`envelope: audit log verified: ${lines} line${lines === 1 ? '' : 's'}, chain intact`);
   }
   const records = await ks.audit.read();
