@@ -74,8 +74,12 @@ export const lazyChildProcessForCommander = {
  * node:fs/promises, when imported, loads readline and the fs watchers with it
  * (eleven of Node's modules, at every start, for the commands that import it
  * at their top: output files, key files, the lock's heartbeat). Every import
- * of it becomes a module of getters, one per function, that reach
- * require('node:fs').promises on first use, which loads them then. The
+ * of it becomes an ES module of functions, one per function of fs.promises,
+ * that call require('node:fs').promises' own, which loads them on first use.
+ * An ES module, so that esbuild calls its functions directly: a CommonJS
+ * module of getters was copied into a namespace object (__toESM) by each of
+ * the nine modules that import it, ~95 KB of young garbage at every start,
+ * enough to cost a local decrypt a scavenge (heap profile, 2026-12-07). The
  * source imports node:fs/promises as usual; test/start-up.test.ts checks that
  * a decrypt to stdout does not load it.
  */
@@ -85,8 +89,12 @@ export const lazyFsPromises = {
     b.onResolve({ filter: /^(node:)?fs\/promises$/ }, () => ({ path: 'fs/promises', namespace: 'lazy-fs-promises' }));
     b.onLoad({ filter: /.*/, namespace: 'lazy-fs-promises' }, async () => {
       const { promises } = await import('node:fs');
-      const getters = Object.keys(promises).map((name) => `get ${name}() { return require('node:fs').promises.${name}; }`);
-      return { contents: `module.exports = { ${getters.join(', ')} };`, loader: 'js' };
+      const lines = Object.entries(promises).map(([name, value]) =>
+        typeof value === 'function'
+          ? `export function ${name}(...args) { return require('node:fs').promises.${name}(...args); }`
+          : `export const ${name} = require('node:fs').${name};`,
+      );
+      return { contents: lines.join('\n'), loader: 'js' };
     });
   },
 };
