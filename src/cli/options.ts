@@ -14,7 +14,7 @@ const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 10
 
 /** `65536`, `64K`, `64KiB`, `1M`, `1MiB`, `1G`: binary multiples. */
 export function parseSize(flag: string, text: string): number {
-  const m = /^(\d+)\s*([kmg]?)(i?b)?$/i.exec(text.trim());
+  const m = /^(\d+)\s*([kmgKMG]?)([iI]?[bB])?$/.exec(text.trim()); // no i flag: keystore/key-ref.ts says why
   const unit = m?.[2]?.toLowerCase() ?? '';
   if (!m || (m[3] && !unit && m[3].toLowerCase() !== 'b')) {
     throw new UsageError(`${flag} takes a size such as 65536, 64K or 1M, not "${text}"`);

@@ -21,7 +21,7 @@ export function localKeyName(edk: EncryptedDataKey): { keyId: string; version: n
   if (edk.providerId !== LOCAL_NAMESPACE) return undefined;
   const aes = parseRawAesProviderInfo(edk.providerInfo);
   const name = Buffer.from(aes ? aes.name : edk.providerInfo).toString('utf8');
-  const m = /^([0-9a-z-]{36})\/(\d{1,9})$/i.exec(name);
+  const m = /^([0-9a-zA-Z-]{36})\/(\d{1,9})$/.exec(name); // no i flag: key-ref.ts says why
   if (!m || !KEY_ID.test(m[1]!)) return undefined;
   return { keyId: m[1]!.toLowerCase(), version: Number(m[2]) };
 }
