@@ -22,7 +22,7 @@ import type { Keyring } from '../src/keyring/keyring.js';
 import { Keystore, type KeystoreOptions, type PassphraseSource } from '../src/keystore/keystore.js';
 import type { Operation } from '../src/keystore/schema.js';
 import { disableKey, rotateDue, scheduleDeletion, setAlias } from '../src/keystore/lifecycle.js';
-import { acquireLock } from '../src/keystore/lock.js';
+import { acquireLock, whileLocked } from '../src/keystore/lock.js';
 import { materialAad, open, protect, seal, unlock } from '../src/keystore/protection.js';
 import { chunks, collect, workdirs } from './helpers.js';
 
@@ -365,6 +365,27 @@ describe('the keystore lock', () => {
     expect(acquired).toBe(true);
     expect(existsSync(path)).toBe(true);
     await lock.release();
+    expect(existsSync(path)).toBe(false);
+  });
+
+  it('whileLocked runs its work with the lock held, waits for a holder, and lets go even when the work throws', async () => {
+    const path = join(workdir(), 'keystore.lock');
+    const mine = new RegExp(`^${process.pid}@${hostname()} [0-9a-f]{16}$`);
+    expect(await whileLocked(path, () => readFileSync(path, 'utf8'))).toMatch(mine);
+    expect(existsSync(path)).toBe(false);
+    await expect(
+      whileLocked(path, () => {
+        throw new IoError('the work failed');
+      }),
+    ).rejects.toThrow('the work failed');
+    expect(existsSync(path)).toBe(false);
+    const holder = await acquireLock(path);
+    let ran = false;
+    const waiting = whileLocked(path, () => (ran = true));
+    await sleep(300);
+    expect(ran).toBe(false);
+    await holder.release();
+    expect(await waiting).toBe(true);
     expect(existsSync(path)).toBe(false);
   });
 

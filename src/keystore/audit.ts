@@ -13,7 +13,7 @@
 // a 1 KiB decrypt (DESIGN §8): one fsync (the line's), the head rewritten in
 // place (writeHead says why that is safe), no Date.toISOString (isoTime).
 
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -72,8 +72,13 @@ export function isoTime(date: Date): string {
   );
 }
 
+/**
+ * SHA-256 of prev || body. The one-shot crypto.hash, not a Hash object: the
+ * first createHash of a process sets up Node's Hash class and its stream
+ * machinery (~0.4 ms more of each local decrypt, which appends one line).
+ */
 function hashLine(prev: string, body: string): string {
-  return createHash('sha256').update(prev).update(body).digest('hex');
+  return hash('sha256', prev + body, 'hex');
 }
 
 export class AuditLog {

@@ -17,7 +17,7 @@ import type { EncryptionContext } from '../format/encryption-context.js';
 import { AuditLog, type AuditEvent } from './audit.js';
 import { assertPrivate, ensureDirectory, readFileIfExists, writeFileDurably } from './files.js';
 import { findKey, keyArn } from './key-ref.js';
-import { acquireLock } from './lock.js';
+import { acquireLock, whileLocked } from './lock.js';
 import { generateMaterial, type NewMaterial, sealVersion, unsealVersion } from './material.js';
 import { checkPolicy } from './policy.js';
 import { DEFAULT_SCRYPT, newStoreKey, protect, unlock } from './protection.js';
@@ -151,12 +151,7 @@ export class Keystore {
   /** Records events that changed nothing in the store (uses, refusals). */
   async record(events: AuditEvent[]): Promise<void> {
     ensureDirectory(this.dir);
-    const lock = await acquireLock(this.lockPath);
-    try {
-      this.audit.append(events, this.now());
-    } finally {
-      await lock.release();
-    }
+    await whileLocked(this.lockPath, () => this.audit.append(events, this.now()));
   }
 
   private async create(): Promise<StoreFile> {
