@@ -2,8 +2,8 @@
 // npm run bench [-- --size 1G --runs 5 --check --samples --only pipes,re-encrypt,…]
 //
 // Measures envelope beside its peers on this machine, in one run, and prints one
-// markdown table: medians of --runs runs, and envelope/peer ratios taken in the
-// same run. Peers: age (Debian package `age`; installed with apt-get when
+// markdown table: medians of --runs runs (of at least 31 for start-up), and
+// envelope/peer ratios taken in the same run. Peers: age (Debian package `age`; installed with apt-get when
 // missing and we are root, else reported missing), `openssl enc -aes-256-ctr`
 // as the speed-of-light line, and the AWS Encryption SDK for JavaScript at its
 // defaults. --check exits 1 when a target of issue #6 / DESIGN §8 is missed,
@@ -35,6 +35,9 @@ const opt = (name, fallback) => {
 const SIZE = parseSize(opt('size', '1G'));
 const ESDK_SIZE = Math.min(SIZE, 256 * 1024 * 1024);
 const RUNS = Number(opt('runs', '5'));
+// Start-up runs take a tenth of a second, and their spread is a few ms out of
+// ~25 that the ratio is made of: never fewer than this many rounds of them.
+const START_RUNS = Math.max(RUNS, 31);
 const CHECK = args.includes('--check');
 // Every run's time on stderr, not only the medians: to see a row's spread.
 const SAMPLES = args.includes('--samples');
@@ -101,10 +104,10 @@ function findAge() {
  * re-encrypt to a key of the same kind keeps the header's length, so its
  * writes line up; its time through a file varies the most (README, Speed).
  */
-function timeInterleaved(scripts, outputs = []) {
+function timeInterleaved(scripts, outputs = [], runs = RUNS) {
   const samples = Object.fromEntries(Object.keys(scripts).map((k) => [k, []]));
   const prepare = [...(outputs.length > 0 ? [`rm -f ${outputs.map(q).join(' ')}`] : []), 'sync'].join(' && ');
-  for (let i = -1; i < RUNS; i++) {
+  for (let i = -1; i < runs; i++) {
     for (const [name, [script, env]] of Object.entries(scripts)) {
       if (sh(prepare).status !== 0) throw new Error(`failed: ${prepare}`);
       const start = process.hrtime.bigint();
@@ -210,9 +213,9 @@ try {
       small: [`exec ${E} decrypt < ${q(small)}.env > /dev/null`, env],
       node: [`${q(process.execPath)} -e 0`, {}],
       shell: ['true', {}],
-    });
+    }, [], START_RUNS);
     const own = (seconds) => seconds - start.shell;
-    const shell = `less a shell's start (${(start.shell * 1000).toFixed(1)} ms)`;
+    const shell = `less a shell's start (${(start.shell * 1000).toFixed(1)} ms), median of ${START_RUNS}`;
     row(`start-up: --version, ${shell}`, own(start.version), { 'node -e 0': own(start.node) });
     row(`decrypt 1 KiB, local key, ${shell}`, own(start.small), { 'node -e 0': own(start.node) });
   }
