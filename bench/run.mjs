@@ -3,10 +3,10 @@
 //
 // Measures envelope beside its peers on this machine, in one run, and prints one
 // markdown table: medians of --runs runs (of at least 31 for start-up), and
-// envelope/peer ratios taken in the same run. Peers: age (Debian package `age`; installed with apt-get when
-// missing and we are root, else reported missing), `openssl enc -aes-256-ctr`
-// as the speed-of-light line, and the AWS Encryption SDK for JavaScript at its
-// defaults. --check exits 1 when a target of issue #6 / DESIGN §8 is missed,
+// envelope/peer ratios taken in the same run. Peers: age (Debian package `age`;
+// installed with apt-get when missing and we are root, else reported missing),
+// `openssl enc -aes-256-ctr` as the speed-of-light line, and the AWS Encryption
+// SDK for JavaScript at its defaults. --check exits 1 when a target of issue #6 / DESIGN §8 is missed,
 // or when the data path faults in fresh memory as it goes (more than a
 // quarter of the input's pages: src/stream/free-memory.ts says why).
 // Not part of the test suite: timings belong here, not in unit tests.
