@@ -2,7 +2,8 @@
 // only some runs need are loaded where they are used, not at start-up. A
 // local decrypt of a file must not load commander's node:child_process (made
 // lazy by the build, scripts/esbuild-options.mjs), node:tty (passphrase.ts,
-// output.ts) or node:v8 (free-memory.ts), and one that writes to stdout
+// output.ts), node:v8 (free-memory.ts) or node:sea (config.ts, for a config
+// file in JavaScript), and one that writes to stdout
 // must not load node:fs/promises (with it readline and fs watchers: eleven
 // modules), which only writing a file uses. node:net is not checked: a test's
 // stdout is a pipe, and Node's process.stdout of a pipe is a net.Socket.
@@ -51,11 +52,11 @@ async function localMessage(): Promise<{ dir: string; env: NodeJS.ProcessEnv; me
 }
 
 describe('start-up', () => {
-  it('a local decrypt of a file to a file loads neither child_process, dgram, tty nor v8', async () => {
+  it('a local decrypt of a file to a file loads neither child_process, dgram, tty, v8 nor sea', async () => {
     const { dir, env, message } = await localMessage();
     const loaded = await builtinsLoaded(dir, ['decrypt', message, '-o', join(dir, 'out')], env);
     expect(loaded).toContain('crypto');
-    for (const lazy of ['child_process', 'dgram', 'tty', 'v8']) expect(loaded, lazy).not.toContain(lazy);
+    for (const lazy of ['child_process', 'dgram', 'tty', 'v8', 'sea']) expect(loaded, lazy).not.toContain(lazy);
   });
 
   it('a local decrypt of a file to stdout loads neither node:fs/promises nor readline', async () => {

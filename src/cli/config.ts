@@ -11,7 +11,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, parse, resolve } from 'node:path';
-import { isSea } from 'node:sea';
 import { systemErrorReason, UsageError } from '../errors.js';
 
 export interface Config {
@@ -87,7 +86,8 @@ export function findConfigFile(cwd: string, home = homedir()): string | undefine
 }
 
 async function loadFile(path: string): Promise<unknown> {
-  if (/\.(c|m)?js$/.test(path) && isSea()) {
+  // node:sea is loaded only here: imported at the top, it was one more of Node's modules at every start.
+  if (/\.(c|m)?js$/.test(path) && process.getBuiltinModule('node:sea').isSea()) {
     throw new UsageError(`config ${path} is JavaScript, which the single executable cannot load`, {
       hints: ['write it as .enveloperc.json or .enveloperc.yaml, or use envelope from its npm install'],
     });
