@@ -89,11 +89,14 @@ export const lazyFsPromises = {
     b.onResolve({ filter: /^(node:)?fs\/promises$/ }, () => ({ path: 'fs/promises', namespace: 'lazy-fs-promises' }));
     b.onLoad({ filter: /.*/, namespace: 'lazy-fs-promises' }, async () => {
       const { promises } = await import('node:fs');
-      const lines = Object.entries(promises).map(([name, value]) =>
-        typeof value === 'function'
+      const names = Object.keys(promises);
+      const lines = names.map((name) =>
+        typeof promises[name] === 'function'
           ? `export function ${name}(...args) { return require('node:fs').promises.${name}(...args); }`
           : `export const ${name} = require('node:fs').${name};`,
       );
+      // The default export, for CommonJS that takes it (cosmiconfig's __importDefault, in the single executable).
+      lines.push(`export default { ${names.join(', ')} };`);
       return { contents: lines.join('\n'), loader: 'js' };
     });
   },
