@@ -465,6 +465,40 @@ describe('a read-only output directory is exit 3 and nothing is written (root ig
   });
 });
 
+describe('a keystore that cannot be written', () => {
+  // audit --verify takes the keystore lock (so that it never reads an append
+  // half done), which a read-only copy cannot hold: it is checked without it.
+  it.skipIf(!!NO_RO_BIND)(title('audit --verify of a keystore in a read-only bind mount verifies it, and finds a line cut off', NO_RO_BIND), async () => {
+    const target = join(workdir(), 'ro-keystore');
+    const keystore = ['--keystore', target];
+    expect((await run([...keystore, 'keygen', 'k'])).code).toBe(0);
+    expect((await run([...keystore, 'rotate', 'k'])).code).toBe(0);
+    const log = join(target, 'audit.log');
+    const intact = readFileSync(log, 'utf8');
+    expect(mount(['--bind', target, target])).toBeUndefined();
+    mounts.add(target);
+    try {
+      expect(mount(['-o', 'remount,ro,bind', target])).toBeUndefined();
+      const verified = await run([...keystore, 'audit', '--verify']);
+      expect(verified.code, verified.stderr).toBe(0);
+      expect(verified.stderr).toMatch(/audit log verified: 2 lines/);
+      expect(readdirSync(target).sort()).toEqual(['audit.head', 'audit.log', 'keystore.json']);
+    } finally {
+      unmount(target);
+    }
+    // The same check still fails on a log cut short, read-only or not.
+    writeFileSync(log, `${intact.trimEnd().split('\n')[0]}\n`, { mode: 0o600 });
+    expect(mount(['--bind', target, target])).toBeUndefined();
+    mounts.add(target);
+    try {
+      expect(mount(['-o', 'remount,ro,bind', target])).toBeUndefined();
+      expectError(await run([...keystore, 'audit', '--verify']), 5, /lines after it were removed/);
+    } finally {
+      unmount(target);
+    }
+  });
+});
+
 // ---------------------------------------------------------------- 5. an input that vanishes or shrinks
 
 describe('an input deleted or shrunk while it is read', () => {

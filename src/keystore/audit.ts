@@ -127,8 +127,8 @@ export class AuditLog {
    * lock (Keystore.verifyAudit), so none sees it half written. A head made for
    * the first time is made durably: lines without a head are a broken chain.
    */
-  private writeHead(hash: string): void {
-    const text = JSON.stringify({ hash });
+  private writeHead(newest: string): void {
+    const text = JSON.stringify({ hash: newest });
     let fd: number;
     try {
       fd = openSync(this.headPath, 'r+');

@@ -137,10 +137,22 @@ export class Keystore {
     }
   }
 
-  /** Checks the audit log's chain (AuditLog.verify) while no process appends to it; returns its line count. */
+  /**
+   * Checks the audit log's chain (AuditLog.verify) while no process appends to
+   * it; returns its line count. A keystore this process cannot write to (a
+   * read-only copy, another user's) is checked without the lock, which it
+   * could not take: nor can it be appended to by this user then.
+   */
   async verifyAudit(): Promise<number> {
     if (!existsSync(this.dir)) return this.audit.verify(); // no keystore: nothing to lock, nothing to check
-    const lock = await acquireLock(this.lockPath);
+    let lock: Awaited<ReturnType<typeof acquireLock>>;
+    try {
+      lock = await acquireLock(this.lockPath);
+    } catch (e) {
+      const code = ((e as Error).cause as NodeJS.ErrnoException | undefined)?.code;
+      if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') return this.audit.verify();
+      throw e;
+    }
     try {
       return await this.audit.verify();
     } finally {
