@@ -49,10 +49,31 @@ export interface FileOutputOptions {
 
 /** Refuses to replace an existing file without --force. A device or pipe (-o /dev/null) is written, not replaced. */
 export async function refuseExisting(path: string, force: boolean): Promise<void> {
-  if (force) return;
-  const existing = await fsp.stat(path).catch(() => undefined);
+  if (!force) refuseIfThere(path, await fsp.stat(path).catch(() => undefined));
+}
+
+function refuseIfThere(path: string, existing: Stats | undefined): void {
   if (existing && (existing.isFile() || existing.isDirectory())) {
     throw new IoError(`${path} already exists`, { hints: ['use --force to overwrite it'] });
+  }
+}
+
+/**
+ * Refuses what is at `path` (`existing`, its stat) as the place of a file
+ * renamed there: a directory, and without `force` an existing file too.
+ */
+function refuseTarget(path: string, existing: Stats | undefined, force: boolean): void {
+  if (existing?.isDirectory()) throw new IoError(`${path} is a directory`);
+  if (!force) refuseIfThere(path, existing);
+}
+
+/** Creates a temporary sibling of `path` (temporaryFor) with `mode`, open for writing. */
+async function createTemporary(path: string, mode: number): Promise<{ temporary: string; handle: FileHandle }> {
+  const temporary = temporaryFor(path);
+  try {
+    return { temporary, handle: await fsp.open(temporary, 'wx', mode) };
+  } catch (e) {
+    throw ioError(e, 'create', path);
   }
 }
 
@@ -60,15 +81,8 @@ export async function writeFileAtomically(path: string, source: Output, options:
   // A device or pipe (-o /dev/null, a FIFO) cannot be replaced by rename: write to it as it is.
   const existing = await fsp.stat(path).catch(() => undefined);
   if (existing && !existing.isFile() && !existing.isDirectory()) return writeSpecial(path, bytesOf(source));
-  if (existing?.isDirectory()) throw new IoError(`${path} is a directory`);
-  await refuseExisting(path, options.force);
-  const temporary = temporaryFor(path);
-  let handle: FileHandle;
-  try {
-    handle = await fsp.open(temporary, 'wx', options.mode);
-  } catch (e) {
-    throw ioError(e, 'create', path);
-  }
+  refuseTarget(path, existing, options.force);
+  const { temporary, handle } = await createTemporary(path, options.mode);
   await publishAtomically(temporary, path, options.force, async () => {
     try {
       await writeDurably(handle, source, path);
@@ -120,17 +134,10 @@ export async function copyFileAtomically(
   change: { readonly patch: (handle: FileHandle) => Promise<void>; readonly check: (handle: FileHandle) => Promise<void> },
   options: FileOutputOptions,
 ): Promise<void> {
-  if ((await fsp.stat(path).catch(() => undefined))?.isDirectory()) throw new IoError(`${path} is a directory`);
-  await refuseExisting(path, options.force);
-  const temporary = temporaryFor(path);
+  refuseTarget(path, await fsp.stat(path).catch(() => undefined), options.force);
   // The copy would take the mode of `from`; the output gets the one a written
   // file gets (options.mode less the umask), learnt from a file made with it.
-  let probe: FileHandle;
-  try {
-    probe = await fsp.open(temporary, 'wx', options.mode);
-  } catch (e) {
-    throw ioError(e, 'create', path);
-  }
+  const { temporary, handle: probe } = await createTemporary(path, options.mode);
   await publishAtomically(temporary, path, options.force, async () => {
     const handle = await copyInto(probe, temporary, from, path);
     try {

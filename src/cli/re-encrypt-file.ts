@@ -39,16 +39,14 @@ export async function reEncryptFileByCopy(input: string, output: string, rewrapp
   // small frames (scanBodyAt), from pages the copy just wrote: synchronous,
   // into one buffer. Through libuv's thread pool each read cost a round trip,
   // ~0.3 s per GiB here.
-  const reading = (copy: FileHandle) => {
-    const window = Buffer.allocUnsafe(SCAN_WINDOW);
-    return async (position: number, length: number) => {
-      const buffer = length <= window.length ? window.subarray(0, length) : Buffer.allocUnsafe(length);
-      try {
-        return buffer.subarray(0, readSync(copy.fd, buffer, 0, length, position));
-      } catch (e) {
-        throw ioError(e, 'read', output);
-      }
-    };
+  const window = Buffer.allocUnsafe(SCAN_WINDOW);
+  const reading = (copy: FileHandle) => async (position: number, length: number) => {
+    const buffer = length <= window.length ? window.subarray(0, length) : Buffer.allocUnsafe(length);
+    try {
+      return buffer.subarray(0, readSync(copy.fd, buffer, 0, length, position));
+    } catch (e) {
+      throw ioError(e, 'read', output);
+    }
   };
   await copyFileAtomically(
     input,
